@@ -1,0 +1,26 @@
+import {engine, GradConfig, zerosLike, NamedAttrMap, NamedTensorMap, Tensor} from '@tensorflow/tfjs-core';
+
+import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCrossEntropyGrad,
+        SluiceLinearCrossEntropyGradInputs} from '../kernel_names';
+
+/**
+ * The backward kernel recomputes logits block by block from the saved inputs
+ * and the saved lse/argmax outputs; nothing N×V is kept between the passes.
+ */
+export const sluiceLinearCrossEntropyGradConfig: GradConfig = {
+  kernelName: SluiceLinearCrossEntropy,
+  inputsToSave: ['embeddings', 'classifier', 'labels', 'bias'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dy: Tensor|Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const [dLosses, dLse] = dy as Tensor[];
+    const [embeddings, classifier, labels, bias, lse, argmax] = saved;
+    const inputs: SluiceLinearCrossEntropyGradInputs = {dLosses, dLse, embeddings, classifier, labels, lse, argmax, bias};
+    const grads = () => engine().runKernel(SluiceLinearCrossEntropyGrad, inputs as unknown as NamedTensorMap,
+                                           attrs as unknown as NamedAttrMap & SluiceLinearCrossEntropyAttrs) as Tensor[];
+    // One kernel call yields all three gradients; the thunks share it.
+    let cached: Tensor[]|undefined;
+    const get = (i: number) => () => (cached ??= grads())[i];
+    // Labels are integer class ids: like tfjs's gather indices, they get zeros.
+    return {embeddings: get(0), classifier: get(1), bias: get(2), labels: () => zerosLike(labels)};
+  },
+};

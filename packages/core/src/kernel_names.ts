@@ -1,0 +1,60 @@
+/**
+ * Kernel names and their input/attr types, in the shape of tfjs-core's own
+ * `kernel_names.ts`: backends register kernels under these names and the op
+ * functions in `ops/` call `engine().runKernel(name, inputs, attrs)`.
+ */
+import type {NamedTensorInfoMap, TensorInfo} from '@tensorflow/tfjs-core';
+
+/**
+ * Per-token fused linear cross-entropy. Outputs, in order:
+ *   losses [N] float32  per-token loss (0 for ignored tokens),
+ *   lse    [N] float32  log-sum-exp of the final logits (every token),
+ *   argmax [N] int32    first index of the row maximum (consumed by maxSup's
+ *                       gradient; -1 when V = 0 never happens: V >= 1).
+ * Reduction is done by the op on top of `losses`, so kernels stay per-token.
+ */
+export const SluiceLinearCrossEntropy = 'SluiceLinearCrossEntropy';
+export type SluiceLinearCrossEntropyInputs = {
+  embeddings: TensorInfo;  // [N, D] float32
+  classifier: TensorInfo;  // [V, D] float32
+  labels: TensorInfo;      // [N] int32
+  bias?: TensorInfo;       // [V] float32
+};
+export interface SluiceLinearCrossEntropyAttrs {
+  ignoreIndex: number;
+  /** 0 = no softcap. */
+  softcap: number;
+  labelSmoothing: number;
+  zLoss: number;
+  maxSup: number;
+  /** Already resolved: 0 disables filtering. */
+  gradFilterEps: number;
+  /** 0 = the kernel chooses. */
+  vocabChunk: number;
+  /**
+   * Mirrors `bias != null`, so gradient kernels know what to return. The op
+   * always passes a bias (zeros when the caller gave none) because tfjs's
+   * `inputsToSave` cannot name an optional input; kernels support both.
+   */
+  hasBias: boolean;
+}
+
+/**
+ * Gradient of `SluiceLinearCrossEntropy`. Outputs: dEmbeddings [N, D],
+ * dClassifier [V, D] and, when `hasBias`, dBias [V].
+ */
+export const SluiceLinearCrossEntropyGrad = 'SluiceLinearCrossEntropyGrad';
+export type SluiceLinearCrossEntropyGradInputs = {
+  dLosses: TensorInfo;     // [N] upstream gradient of `losses`
+  dLse: TensorInfo;        // [N] upstream gradient of `lse`
+  embeddings: TensorInfo;
+  classifier: TensorInfo;
+  labels: TensorInfo;
+  lse: TensorInfo;         // [N] saved forward output
+  argmax: TensorInfo;      // [N] int32 saved forward output
+  bias?: TensorInfo;
+};
+export type SluiceLinearCrossEntropyGradAttrs = SluiceLinearCrossEntropyAttrs;
+
+/** Helper for kernels: the inputs as a `NamedTensorInfoMap`. */
+export type AsNamed<T> = T & NamedTensorInfoMap;
