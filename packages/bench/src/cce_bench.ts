@@ -1,0 +1,78 @@
+/**
+ * Fused linear cross-entropy, forward + backward, against the way tfjs users
+ * write it today: logits = matMul(E, Cᵀ), tf.losses.softmaxCrossEntropy on
+ * one-hot labels, tf.grads. Time and peak memory are measured side by side in
+ * one process on one backend; the ratios are what the README reports.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {linearCrossEntropy, SLUICE_FORCE_COMPOSITE, SluiceLinearCrossEntropy} from '@sluice/core';
+
+import {formatBytes, measure, Measurement} from './measure';
+
+export interface CceShape {n: number; d: number; v: number}
+
+export interface CceRow {
+  variant: string;
+  m: Measurement;
+}
+
+function inputs(shape: CceShape) {
+  // Scaled so logits have unit-order spread, as in a freshly initialised head.
+  const e = tf.randomNormal([shape.n, shape.d], 0, 1, 'float32', 1) as tf.Tensor2D;
+  const c = tf.randomNormal([shape.v, shape.d], 0, 1 / Math.sqrt(shape.d), 'float32', 2) as tf.Tensor2D;
+  const labels = tf.randomUniform([shape.n], 0, shape.v, 'int32', 3) as tf.Tensor1D;
+  return {e, c, labels};
+}
+
+function naive(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, v: number): tf.Tensor[] {
+  return tf.grads((ee: tf.Tensor, cc: tf.Tensor) => {
+    const logits = tf.matMul(ee, cc, false, true);
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, v), logits) as tf.Scalar;
+  })([e, c]);
+}
+
+function fused(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor[] {
+  return tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+                      linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, labels) as tf.Scalar)([e, c]);
+}
+
+export async function benchCce(shape: CceShape, repeats: number, log: (s: string) => void): Promise<CceRow[]> {
+  const {e, c, labels} = inputs(shape);
+  const rows: CceRow[] = [];
+  const hasKernel = tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) != null;
+  const variants: Array<[string, () => tf.Tensor[], boolean]> = [
+    ['naive (matMul + softmaxCrossEntropy)', () => naive(e, c, labels, shape.v), false],
+    ...(hasKernel ? [['fused kernel', () => fused(e, c, labels), false] as [string, () => tf.Tensor[], boolean]] : []),
+    ['fused composite', () => fused(e, c, labels), true],
+  ];
+  for (const [variant, run, forceComposite] of variants) {
+    log(`  running ${variant} ...`);
+    tf.env().set(SLUICE_FORCE_COMPOSITE, forceComposite);
+    const m = await measure(run, repeats);
+    tf.env().set(SLUICE_FORCE_COMPOSITE, false);
+    log(`    ${m.error ? `failed: ${m.error}` : `${m.ms.toFixed(0)} ms, peak ${formatBytes(m.peakBytes)}`}`);
+    rows.push({variant, m});
+  }
+  tf.dispose([e, c, labels]);
+  return rows;
+}
+
+export function cceTable(shape: CceShape, rows: CceRow[]): string {
+  const base = rows[0].m;
+  const logitsBytes = shape.n * shape.v * 4;
+  const lines = [
+    `| variant | time | time vs naive | peak memory | peak vs naive | peak / logits (N×V×4 B) |`,
+    `|---|---|---|---|---|---|`,
+  ];
+  for (const {variant, m} of rows) {
+    if (m.error) {
+      lines.push(`| ${variant} | failed: ${m.error} | | | | |`);
+      continue;
+    }
+    const timeRatio = base.error ? 'n/a' : `${(m.ms / base.ms).toFixed(2)}×`;
+    const memRatio = base.error ? 'n/a' : `1/${(base.peakBytes / m.peakBytes).toFixed(1)}`;
+    lines.push(`| ${variant} | ${(m.ms / 1000).toFixed(2)} s | ${timeRatio} | ${formatBytes(m.peakBytes)} | ` +
+               `${memRatio} | ${(m.peakBytes / logitsBytes).toFixed(2)} |`);
+  }
+  return lines.join('\n');
+}
