@@ -1,10 +1,15 @@
 // Node jasmine entry: the cpu backend with sluice's CPU kernels, plus the
 // composite on the same backend (the suite forces it in a second pass).
+// tfjs-core's ESM entry registers no gradients or chained ops: do it here.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import '@tensorflow/tfjs-backend-cpu';
 import '@sluice/backend-cpu';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
+import {describeTopOneSuppressionConformance} from '@sluice/core/testing';
 
 setTestEnvs([{name: 'cpu', backendName: 'cpu', isDataSync: true}]);
 describeLinearCrossEntropyConformance();
+describeTopOneSuppressionConformance();

@@ -11,3 +11,7 @@ export {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from './r
 export type {LceRefForward, LceRefGradients, LceRefInput} from './reference/linear_cross_entropy_ref';
 export {useRegisteredKernel} from './kernel_dispatch';
 export {assertFiniteNumber, assertInteger, assertOneOf, assertTensor, fail} from './errors';
+export {topOneSuppression} from './ops/top_one_suppression';
+export {topOneSuppressionComposite} from './composite/top_one_suppression_composite';
+export {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from './reference/top_one_suppression_ref';
+export type {TopOneRefForward} from './reference/top_one_suppression_ref';

@@ -58,3 +58,31 @@ export type SluiceLinearCrossEntropyGradAttrs = SluiceLinearCrossEntropyAttrs;
 
 /** Helper for kernels: the inputs as a `NamedTensorInfoMap`. */
 export type AsNamed<T> = T & NamedTensorInfoMap;
+
+/**
+ * Top-1 suppression, MaxSup's penalty, per row of `logits` [N, V] (V >= 1):
+ *   penalty[i] = alpha · (max_j z_ij − mean_j z_ij)
+ * Outputs, in order:
+ *   penalty [N] float32,
+ *   argmax  [N] int32   first index of the row maximum (ties go to the lowest
+ *                       index), saved for the gradient.
+ * Contract for kernel authors:
+ * - One pass over each row: carry the running max, its index (replaced only
+ *   when a value is strictly greater, so the first maximum wins) and the row
+ *   sum (or Σ(max − z), rescaled when the max moves, which avoids cancellation
+ *   in float32 when logits share a large offset).
+ * - N may be 0 (outputs of shape [0]); the op rejects V = 0 and bad alpha.
+ * - A row holding a NaN must give a NaN penalty; its argmax may then be any
+ *   int32 (an index outside [0, V) just gives that row a uniform gradient).
+ * - There is no gradient kernel: the gradient α·dy·(onehot(argmax) − 1/V) is
+ *   built from stock ops in `gradients/SluiceTopOneSuppression_grad.ts`, so a
+ *   backend that provides this one forward kernel is complete.
+ */
+export const SluiceTopOneSuppression = 'SluiceTopOneSuppression';
+export type SluiceTopOneSuppressionInputs = {
+  logits: TensorInfo;  // [N, V] float32
+};
+export interface SluiceTopOneSuppressionAttrs {
+  /** Finite and >= 0 (validated by the op). */
+  alpha: number;
+}

@@ -131,8 +131,10 @@ export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Te
   const {softcap, labelSmoothing: ls, zLoss, maxSup} = attrs;
   const f = customGrad((e: Tensor, c: Tensor, b: Tensor, save: GradSaveFunc) => {
     if (e.shape[0] === 0) {
-      // Empty batches stay connected to the inputs so tf.grad still works.
-      return {value: zeros([3, 0]), gradFunc: () => [zerosLike(e), zerosLike(c), zerosLike(b)]};
+      // Empty batches stay connected to the inputs so tf.grad still works. The
+      // gradients are built from shapes: the op's default zero bias is
+      // disposed by backward time, and tfjs-node's ZerosLike reads its input.
+      return {value: zeros([3, 0]), gradFunc: () => [zeros(e.shape), zeros(c.shape), zeros(b.shape)]};
     }
     const e2 = e as Tensor2D, c2 = c as Tensor2D, b1 = b as Tensor1D;
     const state = forwardChunks(e2, c2, b1, attrs);

@@ -15,11 +15,12 @@ export const sluiceLinearCrossEntropyGradConfig: GradConfig = {
     const [dLosses, dLse] = dy as Tensor[];
     const [embeddings, classifier, labels, bias, lse, argmax] = saved;
     const inputs: SluiceLinearCrossEntropyGradInputs = {dLosses, dLse, embeddings, classifier, labels, lse, argmax, bias};
-    const grads = () => engine().runKernel(SluiceLinearCrossEntropyGrad, inputs as unknown as NamedTensorMap,
-                                           attrs as unknown as NamedAttrMap & SluiceLinearCrossEntropyAttrs) as Tensor[];
-    // One kernel call yields all three gradients; the thunks share it.
-    let cached: Tensor[]|undefined;
-    const get = (i: number) => () => (cached ??= grads())[i];
+    // One kernel call yields all three gradients. It runs here, not lazily in
+    // the first thunk: tfjs runs each thunk in its own tidy, which would
+    // dispose the outputs meant for the other thunks.
+    const grads = engine().runKernel(SluiceLinearCrossEntropyGrad, inputs as unknown as NamedTensorMap,
+                                     attrs as unknown as NamedAttrMap & SluiceLinearCrossEntropyAttrs) as Tensor[];
+    const get = (i: number) => () => grads[i];
     // Labels are integer class ids: like tfjs's gather indices, they get zeros.
     return {embeddings: get(0), classifier: get(1), bias: get(2), labels: () => zerosLike(labels)};
   },

@@ -6,3 +6,5 @@
 export {describeLinearCrossEntropyConformance} from './linear_cross_entropy_suite';
 export {backendTolerance, expectClose} from './expect_close';
 export {randomLabels, seededRandom, uniformArray} from './random';
+export {peakBytesDuring} from './peak_bytes';
+export {describeTopOneSuppressionConformance} from './top_one_suppression_suite';
