@@ -31,9 +31,9 @@ function naive(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, v: number): 
   })([e, c]);
 }
 
-function fused(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor[] {
+function fused(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, maxSup = 0): tf.Tensor[] {
   return tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
-                      linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, labels) as tf.Scalar)([e, c]);
+                      linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, labels, {maxSup}) as tf.Scalar)([e, c]);
 }
 
 export async function benchCce(shape: CceShape, repeats: number, log: (s: string) => void): Promise<CceRow[]> {
@@ -42,7 +42,11 @@ export async function benchCce(shape: CceShape, repeats: number, log: (s: string
   const hasKernel = tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) != null;
   const variants: Array<[string, () => tf.Tensor[], boolean]> = [
     ['naive (matMul + softmaxCrossEntropy)', () => naive(e, c, labels, shape.v), false],
-    ...(hasKernel ? [['fused kernel', () => fused(e, c, labels), false] as [string, () => tf.Tensor[], boolean]] : []),
+    ...(hasKernel ? [
+      ['fused kernel', () => fused(e, c, labels), false],
+      // MaxSup rides along with the online LSE: its cost over plain fused CE is the point.
+      ['fused kernel + maxSup 0.1', () => fused(e, c, labels, 0.1), false],
+    ] as Array<[string, () => tf.Tensor[], boolean]> : []),
     ['fused composite', () => fused(e, c, labels), true],
   ];
   for (const [variant, run, forceComposite] of variants) {
@@ -57,22 +61,24 @@ export async function benchCce(shape: CceShape, repeats: number, log: (s: string
   return rows;
 }
 
-export function cceTable(shape: CceShape, rows: CceRow[]): string {
+/** `adapter` (GPU backends) adds a column naming the adapter on every row. */
+export function cceTable(shape: CceShape, rows: CceRow[], adapter?: string): string {
   const base = rows[0].m;
   const logitsBytes = shape.n * shape.v * 4;
   const lines = [
-    `| variant | time | time vs naive | peak memory | peak vs naive | peak / logits (N×V×4 B) |`,
-    `|---|---|---|---|---|---|`,
+    `| variant | time | time vs naive | peak memory | peak vs naive | peak / logits (N×V×4 B) |${adapter ? ' adapter |' : ''}`,
+    `|---|---|---|---|---|---|${adapter ? '---|' : ''}`,
   ];
+  const cell = adapter ? ` ${adapter} |` : '';
   for (const {variant, m} of rows) {
     if (m.error) {
-      lines.push(`| ${variant} | failed: ${m.error} | | | | |`);
+      lines.push(`| ${variant} | failed: ${m.error} | | | | |${cell}`);
       continue;
     }
     const timeRatio = base.error ? 'n/a' : `${(m.ms / base.ms).toFixed(2)}×`;
     const memRatio = base.error ? 'n/a' : `1/${(base.peakBytes / m.peakBytes).toFixed(1)}`;
     lines.push(`| ${variant} | ${(m.ms / 1000).toFixed(2)} s | ${timeRatio} | ${formatBytes(m.peakBytes)} | ` +
-               `${memRatio} | ${(m.peakBytes / logitsBytes).toFixed(2)} |`);
+               `${memRatio} | ${(m.peakBytes / logitsBytes).toFixed(2)} |${cell}`);
   }
   return lines.join('\n');
 }

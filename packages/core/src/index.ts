@@ -10,6 +10,7 @@ export {linearCrossEntropyComposite} from './composite/linear_cross_entropy_comp
 export {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from './reference/linear_cross_entropy_ref';
 export type {LceRefForward, LceRefGradients, LceRefInput} from './reference/linear_cross_entropy_ref';
 export {useRegisteredKernel} from './kernel_dispatch';
+export {sumAll} from './ops/sum_all';
 export {assertFiniteNumber, assertInteger, assertOneOf, assertTensor, fail} from './errors';
 export {topOneSuppression} from './ops/top_one_suppression';
 export {topOneSuppressionComposite} from './composite/top_one_suppression_composite';

@@ -26,8 +26,9 @@ function syntheticData() {
 async function main() {
   await tf.setBackend('cpu');
   const {hidden, labels} = syntheticData();
-  const classifier = tf.variable(tf.randomNormal([V, D], 0, 0.02, 'float32', 10), true, 'classifier');
-  const bias = tf.variable(tf.zeros([V]), true, 'bias');
+  // tf.variable keeps its initial tensor alive as a second handle: make it inside a tidy.
+  const classifier = tf.tidy(() => tf.variable(tf.randomNormal([V, D], 0, 0.02, 'float32', 10), true, 'classifier'));
+  const bias = tf.tidy(() => tf.variable(tf.zeros([V]), true, 'bias'));
   const optimizer = tf.train.adam(0.02);
   console.log(`classifier head: N=${N} D=${D} V=${V}, batch ${BATCH}, backend '${tf.getBackend()}'`);
   console.log(`uniform guess loss ln V = ${Math.log(V).toFixed(3)}`);

@@ -1,8 +1,9 @@
-import {engine, maximum, notEqual, op, scalar, sum, Tensor, Tensor1D, Tensor2D, unstack, zeros, cast, div} from '@tensorflow/tfjs-core';
+import {engine, maximum, notEqual, op, scalar, Tensor, Tensor1D, Tensor2D, unstack, zeros, cast, div} from '@tensorflow/tfjs-core';
 
 import {linearCrossEntropyComposite} from '../composite/linear_cross_entropy_composite';
 import {assertTensor, fail} from '../errors';
 import {useRegisteredKernel} from '../kernel_dispatch';
+import {sumAll} from './sum_all';
 import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCrossEntropyInputs} from '../kernel_names';
 
 import {LinearCrossEntropyOptions, LinearCrossEntropyResult, resolveLinearCrossEntropyOptions} from './linear_cross_entropy_options';
@@ -63,11 +64,11 @@ function linearCrossEntropy_(embeddings: Tensor2D, classifier: Tensor2D, labels:
   if (reduction === 'none') {
     loss = losses;
   } else if (reduction === 'sum') {
-    loss = sum(losses);
+    loss = sumAll(losses);
   } else {
     // Mean over the tokens that count; an all-ignored batch gives 0 / 1 = 0.
-    const kept = sum(cast(notEqual(labels, scalar(attrs.ignoreIndex, 'int32')), 'float32'));
-    loss = div(sum(losses), maximum(kept, 1));
+    const kept = sumAll(cast(notEqual(labels, scalar(attrs.ignoreIndex, 'int32')), 'float32'));
+    loss = div(sumAll(losses), maximum(kept, 1));
   }
   return returnLse ? {loss, lse} : loss;
 }

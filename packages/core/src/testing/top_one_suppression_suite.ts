@@ -12,6 +12,7 @@ import {ALL_ENVS, Constraints, describeWithFlags} from '@tensorflow/tfjs-core/di
 import {SLUICE_FORCE_COMPOSITE} from '../flags';
 import {SluiceTopOneSuppression} from '../kernel_names';
 import {topOneSuppression} from '../ops/top_one_suppression';
+import {sumAll} from '../ops/sum_all';
 import {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from '../reference/top_one_suppression_ref';
 
 import {backendTolerance, expectClose} from './expect_close';
@@ -121,7 +122,8 @@ export function describeTopOneSuppressionConformance(constraints: Constraints = 
         const z = tf.zeros([0, 5]) as tf.Tensor2D;
         const p = topOneSuppression(z, 0.3);
         expect(p.shape).toEqual([0]);
-        const g = tf.grad((x: tf.Tensor) => tf.sum(topOneSuppression(x as tf.Tensor2D, 0.3)))(z);
+        // sumAll: tf.sum of an empty tensor fails on webgl.
+        const g = tf.grad((x: tf.Tensor) => sumAll(topOneSuppression(x as tf.Tensor2D, 0.3)))(z);
         expect(g.shape).toEqual([0, 5]);
         expect((await g.data()).length).toBe(0);
       });
