@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
+import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
+
+import {gpuPeakBytesDuring} from './webgpu_bench';
 
 export interface Measurement {
   /** Best wall time of the repeats, ms, with results read back. */
   ms: number;
-  /** Peak bytes tfjs held during one run beyond what was allocated before it. */
+  /** Peak bytes tfjs held at any moment of one run beyond what was allocated before it. */
   peakBytes: number;
   /** Set when the variant could not run (e.g. an allocation or texture limit). */
   error?: string;
@@ -15,16 +18,17 @@ export interface Measurement {
  */
 export async function measure(run: () => tf.Tensor[], repeats: number): Promise<Measurement> {
   try {
-    const check = tf.env().getBool('CHECK_COMPUTATION_FOR_ERRORS');
-    // Profiling would otherwise read back every kernel's output to look for NaN.
-    tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
-    const before = tf.memory().numBytes;
-    const profile = await tf.profile(async () => {
+    // Not tf.profile: it samples memory only after each top-level kernel and
+    // misses what a kernel allocates and frees inside itself (tfjs-node's
+    // kernels, sluice's 'tensorflow' kernels). This sees every allocation.
+    // On webgpu the GPU buffers in use are counted too: kernel scratch never
+    // becomes a tensor, so tfjs's byte count cannot see it.
+    const gpu = await gpuPeakBytesDuring(() => peakBytesDuring(async () => {
       const outs = run();
       await Promise.all(outs.map(t => t.data()));
       tf.dispose(outs);
-    });
-    tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', check);
+    }));
+    const peakBytes = Math.max(gpu.result.peakBytes, Number.isFinite(gpu.peakBytes) ? gpu.peakBytes : 0);
     let best = Infinity;
     for (let r = 0; r < repeats; ++r) {
       const start = performance.now();
@@ -33,7 +37,7 @@ export async function measure(run: () => tf.Tensor[], repeats: number): Promise<
       best = Math.min(best, performance.now() - start);
       tf.dispose(outs);
     }
-    return {ms: best, peakBytes: profile.peakBytes - before};
+    return {ms: best, peakBytes};
   } catch (e) {
     return {ms: NaN, peakBytes: NaN, error: (e as Error).message.split('\n')[0]};
   }

@@ -8,7 +8,10 @@
  */
 import {add, argMax, cast, concat, customGrad, dispose, div, exp, gather, GradSaveFunc, log, matMul, max,
         maximum, mean, mul, notEqual, range, equal, reshape, scalar, slice, square, stack, sub, sum, Tensor,
-        Tensor1D, Tensor2D, tidy, unstack, where, zeros, zerosLike, expandDims, fill, greater} from '@tensorflow/tfjs-core';
+        Tensor1D, Tensor2D, tidy, unstack, where, zeros, zerosLike, expandDims, fill, greater, greaterEqual, less, logicalAnd,
+        logicalOr} from '@tensorflow/tfjs-core';
+
+import type {CustomGradientFunc} from '@tensorflow/tfjs-core/dist/engine';
 
 import type {SluiceLinearCrossEntropyAttrs} from '../kernel_names';
 
@@ -58,9 +61,10 @@ function forwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, attrs: SluiceLinea
   return state;
 }
 
-/** Labels with ignored positions replaced by 0 so gathers stay in range. */
-function safeLabels(labels: Tensor1D, kept: Tensor): Tensor1D {
-  return where(kept, labels, zerosLike(labels)) as Tensor1D;
+/** Labels with ignored (or unchecked out-of-range) positions replaced by 0 so gathers stay in range. */
+function safeLabels(labels: Tensor1D, kept: Tensor, v: number): Tensor1D {
+  const inRange = logicalAnd(kept, logicalAnd(greaterEqual(labels, scalar(0, 'int32')), less(labels, scalar(v, 'int32'))));
+  return where(inRange, labels, zerosLike(labels)) as Tensor1D;
 }
 
 /** Final logit of each token's label: one [N, D] gather, not a pass over V. */
@@ -129,7 +133,8 @@ function backwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, labels: Tensor1D,
 export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Tensor2D, labels: Tensor1D,
                                             bias: Tensor1D, attrs: SluiceLinearCrossEntropyAttrs): Tensor2D {
   const {softcap, labelSmoothing: ls, zLoss, maxSup} = attrs;
-  const f = customGrad((e: Tensor, c: Tensor, b: Tensor, save: GradSaveFunc) => {
+  // customGrad's typing cannot express (inputs..., save); the cast restores it.
+  const f = customGrad(((e: Tensor, c: Tensor, b: Tensor, save: GradSaveFunc) => {
     if (e.shape[0] === 0) {
       // Empty batches stay connected to the inputs so tf.grad still works. The
       // gradients are built from shapes: the op's default zero bias is
@@ -140,7 +145,7 @@ export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Te
     const state = forwardChunks(e2, c2, b1, attrs);
     const lse = add(state.max, log(state.sumExp)) as Tensor1D;
     const kept = notEqual(labels, scalar(attrs.ignoreIndex, 'int32'));
-    const zy = labelLogits(e2, c2, b1, safeLabels(labels, kept), softcap);
+    const zy = labelLogits(e2, c2, b1, safeLabels(labels, kept, c2.shape[0]), softcap);
     const rowMean = rowMeans(e2, c2, b1, state, softcap);
     let perToken = sub(sub(lse, mul(zy, scalar(1 - ls))), mul(rowMean, scalar(ls)));
     if (zLoss > 0) {
@@ -150,7 +155,11 @@ export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Te
       perToken = add(perToken, mul(sub(state.max, rowMean), scalar(maxSup)));
     }
     // where, not a multiply: 0 · NaN would turn an ignored token's 0 into NaN.
-    const losses = where(kept, perToken, zerosLike(perToken));
+    // A label outside [0, V) that the op could not check (GPU-resident on
+    // webgpu) gives NaN rather than the loss of a clamped label.
+    const outOfRange = logicalAnd(kept, logicalOr(less(labels, scalar(0, 'int32')),
+                                                  greaterEqual(labels, scalar(c2.shape[0], 'int32'))));
+    const losses = where(kept, where(outOfRange, fill(perToken.shape, NaN), perToken), zerosLike(perToken));
     // lse and argmax leave as rows of the output rather than through `save`:
     // tensors made inside the forward and saved would outlive it as hidden
     // allocations. argmax rides as float32, exact for V < 2^24.
@@ -166,7 +175,7 @@ export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Te
                               cast(sArgmax, 'int32') as Tensor1D, dLosses, dLse, attrs);
       },
     };
-  });
+  }) as unknown as CustomGradientFunc<Tensor>);
   return f(embeddings, classifier, bias) as Tensor2D;
 }
 

@@ -5,7 +5,7 @@
  * kernels do.
  */
 import {customGrad, equal, expandDims, GradSaveFunc, max, mean, min, mul, range, scalar, sub, Tensor, Tensor1D,
-        Tensor2D, where} from '@tensorflow/tfjs-core';
+        Tensor2D, where, zeros} from '@tensorflow/tfjs-core';
 
 import {topOneSuppressionBackward} from '../gradients/top_one_suppression_backward';
 
@@ -32,7 +32,10 @@ export function topOneSuppressionComposite(logits: Tensor2D, alpha: number): Ten
       // The argmax is found here, not in the forward: inference pays nothing for it.
       gradFunc: (dy: Tensor, [saved]: Tensor[]) => {
         const z2 = saved as Tensor2D;
-        return [topOneSuppressionBackward(dy, firstArgMax(z2), z2.shape[1], alpha)];
+        const [n, v] = z2.shape;
+        // No kernel on empty tensors (webgpu drops a command batch with a zero-size binding).
+        const argmax = n === 0 ? zeros([0], 'int32') : firstArgMax(z2);
+        return [topOneSuppressionBackward(dy, argmax, v, alpha)];
       },
     };
   });

@@ -1,8 +1,9 @@
-import {engine, maximum, notEqual, op, scalar, Tensor, Tensor1D, Tensor2D, unstack, zeros, cast, div} from '@tensorflow/tfjs-core';
+import {engine, maximum, NamedAttrMap, NamedTensorMap, notEqual, op, scalar, Tensor, Tensor1D, Tensor2D, unstack, zeros, cast, div} from '@tensorflow/tfjs-core';
 
 import {linearCrossEntropyComposite} from '../composite/linear_cross_entropy_composite';
 import {assertTensor, fail} from '../errors';
 import {useRegisteredKernel} from '../kernel_dispatch';
+import {hostValues} from './host_values';
 import {sumAll} from './sum_all';
 import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCrossEntropyInputs} from '../kernel_names';
 
@@ -16,7 +17,8 @@ const OP = 'linearCrossEntropy';
  * is N int32s, and labels usually still live on the CPU side.
  */
 function assertLabelsInRange(labels: Tensor1D, vocabSize: number, ignoreIndex: number) {
-  const values = labels.dataSync();
+  const values = hostValues(labels);
+  if (values == null) return;  // GPU-resident on webgpu: see host_values.ts
   for (let i = 0; i < values.length; ++i) {
     const y = values[i];
     if (y !== ignoreIndex && (y < 0 || y >= vocabSize)) {
@@ -32,8 +34,8 @@ export function linearCrossEntropyPerToken(embeddings: Tensor2D, classifier: Ten
   if (useRegisteredKernel(SluiceLinearCrossEntropy)) {
     const inputs: SluiceLinearCrossEntropyInputs = {embeddings, classifier, labels, bias};
     const [losses, lse] = engine().runKernel(
-        SluiceLinearCrossEntropy, inputs as unknown as Parameters<typeof engine>[0] & {},
-        attrs as unknown as {}) as Tensor[];
+        SluiceLinearCrossEntropy, inputs as unknown as NamedTensorMap,
+        attrs as unknown as NamedAttrMap) as Tensor[];
     return [losses as Tensor1D, lse as Tensor1D];
   }
   const [losses, lse] = unstack(linearCrossEntropyComposite(embeddings, classifier, labels, bias, attrs));

@@ -49,8 +49,8 @@ function build(k: Case): Built {
   };
 }
 
-function opOptions(k: Case, b?: tf.Tensor1D): LinearCrossEntropyOptions {
-  return {...k.options, ...(b ? {bias: b} : {})};
+function opOptions(k: Case, b?: tf.Tensor1D): LinearCrossEntropyOptions&{returnLse?: false} {
+  return {...k.options, ...(b ? {bias: b} : {})} as LinearCrossEntropyOptions&{returnLse?: false};
 }
 
 /** Loss (reduced as the case says), its gradients, and the reference's. */
@@ -208,20 +208,26 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
             linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {...k.options, bias: bb as tf.Tensor1D,
                                                                           reduction: 'sum'}) as tf.Scalar;
         const analytic = tf.grads(f)([e, c, b!]);
-        const inputs = [e, c, b!];
+        const inputs: tf.Tensor[] = [e, c, b!];
         const h = 1e-2;
         for (let which = 0; which < 3; ++which) {
-          const base = inputs[which].dataSync();
+          // Async reads: webgpu's dataSync needs OffscreenCanvas, which Node (Dawn) lacks.
+          const base = await inputs[which].data();
           const numeric = new Float64Array(base.length);
           for (let i = 0; i < base.length; ++i) {
-            const at = (delta: number) => tf.tidy(() => {
-              const moved = Float32Array.from(base);
-              moved[i] += delta;
-              const args = inputs.slice();
-              args[which] = tf.tensor(moved, inputs[which].shape);
-              return f(args[0], args[1], args[2]).dataSync()[0];
-            });
-            numeric[i] = (at(h) - at(-h)) / (2 * h);
+            const at = async (delta: number) => {
+              const loss = tf.tidy(() => {
+                const moved = Float32Array.from(base);
+                moved[i] += delta;
+                const args = inputs.slice();
+                args[which] = tf.tensor(moved, inputs[which].shape);
+                return f(args[0], args[1], args[2]);
+              });
+              const value = (await loss.data())[0];
+              loss.dispose();
+              return value;
+            };
+            numeric[i] = (await at(h) - await at(-h)) / (2 * h);
           }
           expectClose(await analytic[which].data(), numeric, 2e-2, `input ${which} vs finite differences`);
         }
@@ -234,7 +240,7 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
         const lossOf = () => linearCrossEntropy(e, cv as tf.Tensor2D, y, {labelSmoothing: 0.05}) as tf.Scalar;
         const first = (await lossOf().data())[0];
         for (let step = 0; step < 30; ++step) {
-          tf.dispose(opt.minimize(lossOf, true));
+          tf.dispose(opt.minimize(lossOf, true) ?? []);
         }
         const last = (await lossOf().data())[0];
         expect(last).toBeLessThan(first * 0.8);

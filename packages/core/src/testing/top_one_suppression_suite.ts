@@ -161,12 +161,18 @@ export function describeTopOneSuppressionConformance(constraints: Constraints = 
         const h = 1e-2;
         const numeric = new Float64Array(n * v);
         for (let i = 0; i < n * v; ++i) {
-          const at = (delta: number) => tf.tidy(() => {
-            const moved = Float32Array.from(base);
-            moved[i] += delta;
-            return f(tf.tensor2d(moved, [n, v])).dataSync()[0];
-          });
-          numeric[i] = (at(h) - at(-h)) / (2 * h);
+          // Async reads: webgpu's dataSync needs OffscreenCanvas, which Node (Dawn) lacks.
+          const at = async (delta: number) => {
+            const loss = tf.tidy(() => {
+              const moved = Float32Array.from(base);
+              moved[i] += delta;
+              return f(tf.tensor2d(moved, [n, v]));
+            });
+            const value = (await loss.data())[0];
+            loss.dispose();
+            return value;
+          };
+          numeric[i] = (await at(h) - await at(-h)) / (2 * h);
         }
         expectClose(analytic, numeric, 2e-2, 'dLogits vs finite differences');
       });

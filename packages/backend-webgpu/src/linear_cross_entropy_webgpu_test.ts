@@ -1,0 +1,107 @@
+/**
+ * webgpu-only checks of the linear cross-entropy kernels: the paths that
+ * only huge N or V reach on real hardware (classifier, embeddings and
+ * gradients split across bindings, dispatches split across the workgroup
+ * limit), forced at small shapes through the budget flags; the atomic
+ * backward; and failures that must leave nothing behind.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {lceReferenceBackward, lceReferenceForward, linearCrossEntropy, LinearCrossEntropyOptions,
+        SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad} from '@sluice/core';
+import {backendTolerance, expectClose, randomLabels, seededRandom, uniformArray} from '@sluice/core/testing';
+
+import {SLUICE_WEBGPU_GRAD_BLOCK_BYTES, SLUICE_WEBGPU_LCE_BACKWARD, SLUICE_WEBGPU_MAX_BINDING_BYTES,
+        SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';
+
+const WEBGPU: Constraints = {predicate: env => env.backendName === 'webgpu'};
+
+interface Setting {
+  name: string;
+  flags: Record<string, number|string>;
+}
+
+// N=150, V=301, D=37: E is 22 KB, C 45 KB. A 4 KiB binding budget splits E
+// into 27-row chunks, C into 27-row ranges and every gradient into pieces
+// copied into place; 2 workgroups per dimension splits token tiles, vocab
+// splits and the columns of the gradient matmuls.
+const N = 150, V = 301, D = 37;
+const SETTINGS: Setting[] = [
+  {name: 'default limits', flags: {}},
+  {name: 'bindings of 4 KiB (every operand chunked and copied)',
+   flags: {[SLUICE_WEBGPU_MAX_BINDING_BYTES]: 4096}},
+  {name: '1 workgroup per dispatch dimension', flags: {[SLUICE_WEBGPU_MAX_WORKGROUPS]: 1}},
+  {name: 'bindings of 6 KiB, 2 workgroups, 2 KiB dz blocks',
+   flags: {[SLUICE_WEBGPU_MAX_BINDING_BYTES]: 6144, [SLUICE_WEBGPU_MAX_WORKGROUPS]: 2,
+           [SLUICE_WEBGPU_GRAD_BLOCK_BYTES]: 2048}},
+  {name: 'atomic backward', flags: {[SLUICE_WEBGPU_LCE_BACKWARD]: 'atomic'}},
+  {name: 'atomic backward, bindings of 4 KiB, 1 workgroup',
+   flags: {[SLUICE_WEBGPU_LCE_BACKWARD]: 'atomic', [SLUICE_WEBGPU_MAX_BINDING_BYTES]: 4096,
+           [SLUICE_WEBGPU_MAX_WORKGROUPS]: 1}},
+];
+
+function withFlags<T>(flags: Record<string, number|string>, f: () => Promise<T>): Promise<T> {
+  const saved = Object.keys(flags).map(k => [k, tf.env().get(k)] as const);
+  for (const [k, value] of Object.entries(flags)) {
+    tf.env().set(k, value);
+  }
+  return f().finally(() => saved.forEach(([k, value]) => tf.env().set(k, value)));
+}
+
+/** Registers the suite; test entries that run a 'webgpu' env call it. */
+export function describeWebGPULinearCrossEntropy() {
+describeWithFlags('linearCrossEntropy webgpu kernels', WEBGPU, env => {
+  const tol = backendTolerance(env.backendName);
+
+  it('are registered for webgpu', () => {
+    expect(tf.getKernel(SluiceLinearCrossEntropy, 'webgpu')).toBeDefined();
+    expect(tf.getKernel(SluiceLinearCrossEntropyGrad, 'webgpu')).toBeDefined();
+  });
+
+  for (const setting of SETTINGS) {
+    it(`match float64 with ${setting.name} (N=${N}, V=${V}, D=${D}, all options)`, () => withFlags(setting.flags, async () => {
+      const rand = seededRandom(101);
+      const embeddings = uniformArray(rand, N * D).map(x => 2 * x);
+      const classifier = uniformArray(rand, V * D);
+      const labels = randomLabels(rand, N, V, -100, 0.2);
+      const bias = uniformArray(rand, V, -1, 1);
+      const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
+      const ref = {n: N, d: D, v: V, embeddings, classifier, labels, bias, ...options};
+      const fwd = lceReferenceForward(ref);
+      const e = tf.tensor2d(embeddings, [N, D]), c = tf.tensor2d(classifier, [V, D]);
+      const y = tf.tensor1d(labels, 'int32'), b = tf.tensor1d(bias);
+      const weights = uniformArray(seededRandom(102), N, 0.5, 1.5);
+      const w = tf.tensor1d(weights);
+      const before = tf.memory().numTensors;
+      const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => {
+        const opts: LinearCrossEntropyOptions = {...options, bias: bb as tf.Tensor1D, reduction: 'none'};
+        return tf.sum(tf.mul(linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, opts) as tf.Tensor, w));
+      })([e, c, b]);
+      const {lse} = linearCrossEntropy(e, c, y, {...options, bias: b, returnLse: true});
+      const expected = lceReferenceBackward(ref, fwd, weights);
+      expectClose(await value.data(), [fwd.losses.reduce((acc, l, i) => acc + l * weights[i], 0)], tol, 'loss');
+      expectClose(await lse.data(), fwd.lse, tol, 'lse');
+      expectClose(await grads[0].data(), expected.dEmbeddings, tol, 'dEmbeddings');
+      expectClose(await grads[1].data(), expected.dClassifier, tol, 'dClassifier');
+      expectClose(await grads[2].data(), expected.dBias, tol, 'dBias');
+      tf.dispose([value, ...grads, lse]);
+      expect(tf.memory().numTensors).toBe(before + 1);  // the lse's loss companion
+      tf.dispose([e, c, y, b, w]);
+    }));
+  }
+
+  it('fails with the attempted shape and frees every buffer when one row exceeds the binding budget', () =>
+     withFlags({[SLUICE_WEBGPU_MAX_BINDING_BYTES]: 64}, async () => {
+       const e = tf.ones([5, 40]) as tf.Tensor2D, c = tf.ones([7, 40]) as tf.Tensor2D;
+       const y = tf.tensor1d([0, 1, 2, 3, 4], 'int32');
+       const gpu = tf.backend() as unknown as {memory(): {numBytesInGPU: number}};
+       await tf.ready();
+       const tensors = tf.memory().numTensors, bytes = gpu.memory().numBytesInGPU;
+       expect(() => linearCrossEntropy(e, c, y)).toThrowError(
+           /SluiceLinearCrossEntropy \(webgpu\) failed for N=5, D=40, V=7: .*binding limit \(64 bytes\)/);
+       expect(tf.memory().numTensors).toBe(tensors);
+       expect(gpu.memory().numBytesInGPU).toBeLessThanOrEqual(bytes);
+       tf.dispose([e, c, y]);
+     }));
+});
+}

@@ -1,0 +1,24 @@
+// Node jasmine entry: tfjs-node's 'tensorflow' backend with sluice's
+// 'tensorflow' kernels, plus the composite on the same backend (the suite
+// forces it in a second pass). tfjs-node-gpu provides the same backend class,
+// so these kernels and this entry cover it too.
+//
+// '@tensorflow/tfjs-node' stays external to the bundle (a native addon): it
+// loads tfjs-core's CommonJS build while this bundle carries the ESM one. The
+// two copies share everything that matters, because tfjs keeps it global:
+// the engine (and with it env flags, backends, memory accounting), the kernel
+// and gradient registries, and the Tensor class (`instanceof` is duck-typed
+// through Symbol.hasInstance). describeNodeLinearCrossEntropy checks exactly that.
+import '@tensorflow/tfjs-node';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+import '@sluice/backend-node';
+
+import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {describeLinearCrossEntropyConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
+import {describeNodeLinearCrossEntropy} from '@sluice/backend-node/linear_cross_entropy_node_test';
+
+setTestEnvs([{name: 'tensorflow', backendName: 'tensorflow', isDataSync: true}]);
+describeNodeLinearCrossEntropy();
+describeLinearCrossEntropyConformance();
+describeTopOneSuppressionConformance();
