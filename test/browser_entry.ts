@@ -19,7 +19,7 @@ import '@sluice/backend-webgpu';
 
 import {setTestEnvs, TestEnv} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
-import {describeTopOneSuppressionConformance} from '@sluice/core/testing';
+import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
 
 const ADAPTER_TIMEOUT_MS = 30_000;
@@ -127,6 +127,7 @@ async function defineSuites() {
 
   describeLinearCrossEntropyConformance();
   describeTopOneSuppressionConformance();
+  describeExpertDispatchConformance();
   describeWebGPULinearCrossEntropy();
 
   if (!webgpu.ok) {

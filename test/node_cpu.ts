@@ -7,9 +7,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@sluice/backend-cpu';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {describeMixtureOfExpertsConformance} from '@sluice/moe/testing';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
-import {describeTopOneSuppressionConformance} from '@sluice/core/testing';
+import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 
 setTestEnvs([{name: 'cpu', backendName: 'cpu', isDataSync: true}]);
 describeLinearCrossEntropyConformance();
 describeTopOneSuppressionConformance();
+describeExpertDispatchConformance();
+describeMixtureOfExpertsConformance();

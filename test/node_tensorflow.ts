@@ -15,10 +15,13 @@ import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import '@sluice/backend-node';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {describeLinearCrossEntropyConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
+import {describeMixtureOfExpertsConformance} from '@sluice/moe/testing';
+import {describeExpertDispatchConformance, describeLinearCrossEntropyConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeNodeLinearCrossEntropy} from '@sluice/backend-node/linear_cross_entropy_node_test';
 
 setTestEnvs([{name: 'tensorflow', backendName: 'tensorflow', isDataSync: true}]);
 describeNodeLinearCrossEntropy();
 describeLinearCrossEntropyConformance();
 describeTopOneSuppressionConformance();
+describeExpertDispatchConformance();
+describeMixtureOfExpertsConformance();

@@ -9,8 +9,9 @@ import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import '@tensorflow/tfjs-backend-webgpu';
 import '@sluice/backend-webgpu';
 
+import * as tf from '@tensorflow/tfjs-core';
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {describeLinearCrossEntropyConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
+import {describeExpertDispatchConformance, describeLinearCrossEntropyConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
 
 // As tfjs-backend-webgpu's own test env: small ops stay on the GPU.
@@ -18,3 +19,10 @@ setTestEnvs([{name: 'webgpu', backendName: 'webgpu', flags: {WEBGPU_CPU_FORWARD:
 describeWebGPULinearCrossEntropy();
 describeLinearCrossEntropyConformance();
 describeTopOneSuppressionConformance();
+describeExpertDispatchConformance();
+
+// Exiting with GPU work in flight crashes Dawn (SIGSEGV at exit): drain the queue first.
+afterAll(async () => {
+  const backend = tf.findBackend('webgpu') as unknown as {device?: {queue: {onSubmittedWorkDone(): Promise<void>}}};
+  await backend?.device?.queue.onSubmittedWorkDone();
+});

@@ -5,3 +5,5 @@ export type {LceForwardResult} from './kernels/SluiceLinearCrossEntropy_impl';
 export {linearCrossEntropyGradImpl} from './kernels/SluiceLinearCrossEntropyGrad_impl';
 export type {LceGradResult} from './kernels/SluiceLinearCrossEntropyGrad_impl';
 export {topOneSuppressionImpl} from './kernels/SluiceTopOneSuppression_impl';
+export {expertDispatchImpl} from './kernels/SluiceExpertDispatch_impl';
+export {groupedMatMulImpl, groupedWeightGradImpl} from './kernels/SluiceGroupedMatMul_impl';

@@ -14,6 +14,7 @@ import path from 'node:path';
 
 import {parseArgs} from './args';
 import {benchCce, CceShape, cceTable} from './cce_bench';
+import {benchMoe, moeTable} from './moe_bench';
 import {describeMachine} from './machine';
 import {describeAdapter, forwardThroughput, isSoftwareAdapter, throughputLine} from './webgpu_bench';
 
@@ -37,7 +38,10 @@ const LOADERS: Record<string, () => Promise<void>> = {
 };
 
 const SPEC = {
-  op: {default: 'cce', help: 'which benchmark: cce'},
+  op: {default: 'cce', help: 'which benchmark: cce (fused cross-entropy) or moe (sparse expert dispatch)'},
+  h: {default: 1024, help: 'moe: hidden units per expert'},
+  e: {default: 32, help: 'moe: experts'},
+  k: {default: 2, help: 'moe: experts per token'},
   backend: {default: 'cpu', help: 'tfjs backend: cpu, tensorflow (tfjs-node), webgpu (Dawn)'},
   n: {default: 2048, help: 'tokens'},
   d: {default: 128, help: 'hidden size'},
@@ -65,8 +69,8 @@ function benchShapes(args: {n: number, d: number, v: number}, adapter?: string):
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), SPEC, 'usage: npm run bench -- [options]');
-  if (args.op !== 'cce') {
-    throw new Error(`--op must be one of 'cce', got '${args.op}'`);
+  if (args.op !== 'cce' && args.op !== 'moe') {
+    throw new Error(`--op must be one of 'cce', 'moe', got '${args.op}'`);
   }
   await LOADERS[args.backend]?.();
   if (!(await tf.setBackend(args.backend))) {
@@ -77,6 +81,18 @@ async function main() {
   const adapter = args.backend === 'webgpu' ? await describeAdapter() : undefined;
   const machine = describeMachine() + (adapter ? `, adapter ${adapter}` : '');
   console.log(`sluice bench: ${args.op} on ${machine}`);
+  if (args.op === 'moe') {
+    const n = process.argv.includes('--n') ? args.n : 4096, d = process.argv.includes('--d') ? args.d : 256;
+    const shape = {n, d, h: args.h, e: args.e, k: args.k};
+    console.log(`MoE FFN forward + backward, N=${n} D=${d} H=${shape.h} E=${shape.e} k=${shape.k}`);
+    const table = moeTable(await benchMoe(shape, args.repeats, s => console.log(s)));
+    const section = `### MoE feed-forward forward+backward, N=${n} D=${d} H=${shape.h} E=${shape.e} k=${shape.k}\n\n` +
+        `Machine: ${machine}. ${new Date().toISOString().slice(0, 10)}.\n\n${table}\n`;
+    console.log(`\n${section}`);
+    mkdirSync(args.out, {recursive: true});
+    writeFileSync(path.join(args.out, `moe-${args.backend}.md`), section);
+    return;
+  }
   const shapes = benchShapes(args, adapter);
   let report = '';
   for (const shape of shapes) {

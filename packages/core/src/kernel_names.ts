@@ -86,3 +86,64 @@ export interface SluiceTopOneSuppressionAttrs {
   /** Finite and >= 0 (validated by the op). */
   alpha: number;
 }
+
+/**
+ * Sparse expert dispatch: a stable counting sort of the N·k (token, slot)
+ * pairs by expert. Inputs x [N, D] float32, expertIndices [N, k] int32 in
+ * [0, E). Outputs, in order:
+ *   dispatched    [M, D] float32  x's rows, grouped by expert, each expert's
+ *                                 rows in (token, slot) order,
+ *   expertOffsets [E + 1] int32   expert e owns rows [offsets[e], offsets[e+1]),
+ *   sourceRows    [M] int32       pair index token·k + slot of each row,
+ *   droppedCount  [] int32        pairs past their expert's capacity.
+ * M = kept pairs (N·k when dropless). With capacity >= 0, pairs after the
+ * first `capacity` of an expert (in pair order) are dropped.
+ * Its gradient (w.r.t. x) is a segment sum of the rows back to their tokens,
+ * built from stock ops, so a backend provides only this forward kernel.
+ */
+export const SluiceExpertDispatch = 'SluiceExpertDispatch';
+export type SluiceExpertDispatchInputs = {
+  x: TensorInfo;
+  expertIndices: TensorInfo;
+};
+export interface SluiceExpertDispatchAttrs {
+  numExperts: number;
+  /** -1: dropless. */
+  capacity: number;
+}
+
+/**
+ * y[r] = x[r] · W[e] for the rows r of expert e (offsets as from dispatch);
+ * with transposeWeights, x[r] · W[e]ᵀ. Inputs x [M, K], weights [E, K, H]
+ * ([E, H, K] transposed), expertOffsets [E + 1] int32. Output [M, H].
+ */
+export const SluiceGroupedMatMul = 'SluiceGroupedMatMul';
+export type SluiceGroupedMatMulInputs = {
+  x: TensorInfo;
+  weights: TensorInfo;
+  expertOffsets: TensorInfo;
+};
+export interface SluiceGroupedMatMulAttrs {
+  transposeWeights: boolean;
+}
+
+/** Gradient of `SluiceGroupedMatMul` (transposeWeights false): outputs dx [M, K], dWeights [E, K, H]. */
+export const SluiceGroupedMatMulGrad = 'SluiceGroupedMatMulGrad';
+export type SluiceGroupedMatMulGradInputs = {
+  dy: TensorInfo;
+  x: TensorInfo;
+  weights: TensorInfo;
+  expertOffsets: TensorInfo;
+};
+
+/**
+ * out[t] = Σ gates[t, s] · y[r] over the rows r whose sourceRows[r] = t·k + s.
+ * Inputs y [M, H], sourceRows [M] int32, gates [N, k]. Output [N, H].
+ * The gradient is built from stock ops (gather, segment sum).
+ */
+export const SluiceExpertCombine = 'SluiceExpertCombine';
+export type SluiceExpertCombineInputs = {
+  y: TensorInfo;
+  sourceRows: TensorInfo;
+  gates: TensorInfo;
+};

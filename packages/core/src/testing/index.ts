@@ -8,3 +8,4 @@ export {backendTolerance, expectClose} from './expect_close';
 export {randomLabels, seededRandom, uniformArray} from './random';
 export {peakBytesDuring} from './peak_bytes';
 export {describeTopOneSuppressionConformance} from './top_one_suppression_suite';
+export {describeExpertDispatchConformance} from './expert_dispatch_suite';

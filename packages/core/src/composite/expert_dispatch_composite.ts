@@ -1,0 +1,73 @@
+/**
+ * Composite of `SluiceExpertDispatch` from stock ops. The stable sort by
+ * expert is one tf.topk over integer keys expert·P + pair (P = N·k pairs),
+ * so it needs no readback when dropless (M = P). With a capacity the number
+ * of kept rows decides the output's shape, so it is read back (once).
+ */
+import {add, cast, concat, cumsum, equal, expandDims, floorDiv, gather, less, logicalNot, minimum, mul, neg, range,
+        reshape,
+        scalar, slice, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, topk, zeros} from '@tensorflow/tfjs-core';
+
+import {dispose as tf_dispose} from '@tensorflow/tfjs-core';
+
+import type {SluiceExpertDispatchAttrs} from '../kernel_names';
+import {hostValues} from '../ops/host_values';
+import {embeddingLookup} from '../ops/segment_sum';
+import {stopGradient} from '../ops/tape_util';
+
+export function expertDispatchComposite(x: Tensor2D, expertIndices: Tensor2D, attrs: SluiceExpertDispatchAttrs):
+    Tensor[] {
+  const [n, d] = x.shape;
+  const k = expertIndices.shape[1];
+  const e = attrs.numExperts;
+  const pairs = n * k;
+  if (pairs === 0) {
+    // No kernel on empty tensors (webgpu rejects zero-size bindings); gather of nothing keeps x on the tape.
+    return [reshape(x, [0, d]), zeros([e + 1], 'int32'), zeros([0], 'int32'), scalar(0, 'int32')];
+  }
+  const {order, offsets, kept} = tidy(() => {  // kept: the kept-row count, only with a capacity
+    const flat = reshape(stopGradient(expertIndices), [pairs]) as Tensor1D;
+    const pair = range(0, pairs, 1, 'int32');
+    const sorted = topk(neg(add(mul(flat, scalar(pairs, 'int32')), pair)), pairs).indices as Tensor1D;
+    // A comparison against every expert (tf.oneHot needs depth >= 2; E may be 1).
+    const counts = sum(cast(equal(expandDims(flat, 1), range(0, e, 1, 'int32')), 'int32'), 0) as Tensor1D;
+    if (attrs.capacity < 0) {
+      return {order: sorted, offsets: concat([zeros([1], 'int32'), cumsum(counts)]) as Tensor1D, kept: scalar(-1, 'int32')};
+    }
+    const keptCounts = minimum(counts, scalar(attrs.capacity, 'int32'));
+    // Rank of each sorted pair within its expert: position − the expert's first position.
+    const allStarts = sub(cumsum(counts), counts);
+    const sortedExpert = gather(flat, sorted);
+    const rank = sub(range(0, pairs, 1, 'int32'), gather(allStarts, sortedExpert));
+    const keep = less(rank, gather(keptCounts, sortedExpert));
+    // Kept pairs first, in sorted order: a second sort on (dropped, position).
+    const key2 = add(mul(cast(logicalNot(keep), 'int32'), scalar(pairs, 'int32')), range(0, pairs, 1, 'int32'));
+    const keptOrder = gather(sorted, topk(neg(key2), pairs).indices) as Tensor1D;
+    return {order: keptOrder, offsets: concat([zeros([1], 'int32'), cumsum(keptCounts)]) as Tensor1D,
+            kept: sum(keptCounts) as Tensor};
+  });
+  let sourceRows = order;
+  if (attrs.capacity < 0) kept.dispose();
+  let dropped = scalar(0, 'int32');
+  if (attrs.capacity >= 0) {
+    const host = hostValues(kept);
+    if (host == null) {
+      tf_dispose([kept, order, offsets]);
+      throw new Error('expertDispatch: options.capacity must be left out on webgpu without a sluice dispatch kernel, ' +
+                      'got ' + attrs.capacity + ': the number of kept rows sets the output shape and webgpu cannot ' +
+                      'read it synchronously (use dropless dispatch there, or the cpu, webgl or tensorflow backend)');
+    }
+    const m = host[0];
+    kept.dispose();
+    dropped = scalar(pairs - m, 'int32');
+    if (m === 0) {
+      order.dispose();
+      return [reshape(slice(x, [0, 0], [0, d]), [0, d]), offsets, zeros([0], 'int32'), dropped];
+    }
+    sourceRows = slice(order, 0, m);
+    order.dispose();
+  }
+  const dispatched = tidy(() => embeddingLookup(x, floorDiv(stopGradient(sourceRows), scalar(k, 'int32')) as Tensor1D)) as
+      Tensor2D;
+  return [dispatched, offsets, sourceRows, dropped];
+}

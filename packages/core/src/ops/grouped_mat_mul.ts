@@ -1,0 +1,61 @@
+import {engine, NamedAttrMap, NamedTensorMap, op, Tensor, Tensor1D, Tensor2D, Tensor3D} from '@tensorflow/tfjs-core';
+
+import {groupedMatMulComposite} from '../composite/grouped_mat_mul_composite';
+import {assertTensor, fail} from '../errors';
+import {useRegisteredKernel} from '../kernel_dispatch';
+import {SluiceGroupedMatMul, SluiceGroupedMatMulAttrs, SluiceGroupedMatMulInputs} from '../kernel_names';
+import {hostValues} from './host_values';
+
+const OP = 'groupedMatMul';
+
+/** Offsets must start at 0, never decrease and end at M (checked when they can be read cheaply). */
+function assertOffsets(expertOffsets: Tensor1D, rows: number) {
+  const o = hostValues(expertOffsets);
+  if (o == null) return;
+  if (o[0] !== 0) fail(OP, 'expertOffsets[0]', '0', String(o[0]));
+  for (let e = 1; e < o.length; ++e) {
+    if (o[e] < o[e - 1]) fail(OP, `expertOffsets[${e}]`, `>= expertOffsets[${e - 1}] = ${o[e - 1]}`, String(o[e]));
+  }
+  if (o[o.length - 1] !== rows) {
+    fail(OP, `expertOffsets[${o.length - 1}]`, `the number of rows of x (${rows})`, String(o[o.length - 1]));
+  }
+}
+
+export function groupedMatMulImpl(x: Tensor2D, weights: Tensor3D, expertOffsets: Tensor1D,
+                                  transposeWeights: boolean): Tensor2D {
+  const attrs: SluiceGroupedMatMulAttrs = {transposeWeights};
+  if (useRegisteredKernel(SluiceGroupedMatMul)) {
+    const inputs: SluiceGroupedMatMulInputs = {x, weights, expertOffsets};
+    return engine().runKernel(SluiceGroupedMatMul, inputs as unknown as NamedTensorMap,
+                              attrs as unknown as NamedAttrMap) as Tensor2D;
+  }
+  return groupedMatMulComposite(x, weights, expertOffsets, transposeWeights);
+}
+
+function groupedMatMul_(x: Tensor2D, weights: Tensor3D, expertOffsets: Tensor1D): Tensor2D {
+  assertTensor(OP, 'x', x, 2, ['float32'], '[M, D]');
+  assertTensor(OP, 'weights', weights, 3, ['float32'], '[E, D, H]');
+  assertTensor(OP, 'expertOffsets', expertOffsets, 1, ['int32'], '[E + 1]');
+  const [e, d] = weights.shape;
+  if (x.shape[1] !== d) {
+    fail(OP, 'weights', `of shape [E, ${x.shape[1]}, H] (D from x)`, `shape [${weights.shape.join(',')}]`);
+  }
+  if (expertOffsets.shape[0] !== e + 1) {
+    fail(OP, 'expertOffsets', `of shape [${e + 1}] (E + 1 from weights)`, `shape [${expertOffsets.shape.join(',')}]`);
+  }
+  assertOffsets(expertOffsets, x.shape[0]);
+  return groupedMatMulImpl(x, weights, expertOffsets, false);
+}
+
+/**
+ * Per-expert matmul over expert-grouped rows: y[r] = x[r] · weights[e] for
+ * the rows r ∈ [expertOffsets[e], expertOffsets[e+1]). One call for all
+ * experts; empty and tiny segments cost nothing extra. Differentiable w.r.t.
+ * x and weights.
+ *
+ * ```js
+ * // w1: [E, D, H], one weight matrix per expert
+ * const h = groupedMatMul(dispatched, w1, expertOffsets);
+ * ```
+ */
+export const groupedMatMul = op({groupedMatMul_});

@@ -1,0 +1,72 @@
+/**
+ * The experts' feed-forward networks, run over sparse dispatch: tokens are
+ * grouped by expert, each expert's contiguous rows go through its own
+ * weights in one grouped matmul per layer, and the outputs are scattered back
+ * weighted by the gates. Nothing is padded to a capacity or one-hot encoded.
+ */
+import {add, cast, expandDims, gather, matMul, mul, pow, range, reshape, scalar, sigmoid, slice, Scalar, tanh,
+        Tensor, Tensor1D, Tensor2D, Tensor3D, relu, zeros} from '@tensorflow/tfjs-core';
+import {embeddingLookup, expertCombine, expertDispatch, groupedMatMul, segmentSum, stopGradient} from '@sluice/core';
+
+import type {ExpertActivation} from './config';
+import type {Routing} from './routers/routing';
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+
+/** tanh-approximated GELU, as GPT-2 and most MoE language models use. */
+export function gelu(x: Tensor): Tensor {
+  const inner = mul(add(x, mul(pow(x, scalar(3)), scalar(0.044715))), scalar(GELU_C));
+  return mul(mul(x, scalar(0.5)), add(tanh(inner), scalar(1)));
+}
+
+/** Hidden activation; swiglu takes [.., 2H] and returns silu(first half) · second half. */
+export function activate(h: Tensor2D, activation: ExpertActivation): Tensor2D {
+  if (activation === 'relu') return relu(h);
+  if (activation === 'gelu') return gelu(h) as Tensor2D;
+  const half = h.shape[1] / 2;
+  const a = slice(h, [0, 0], [-1, half]), b = slice(h, [0, half], [-1, half]);
+  return mul(mul(a, sigmoid(a)), b) as Tensor2D;
+}
+
+export interface ExpertWeights {
+  w1: Tensor3D;  // [E, D, H] (2H for swiglu)
+  w2: Tensor3D;  // [E, H, U]
+}
+
+export interface ExpertsResult {
+  output: Tensor2D;            // [N, U]
+  droppedCount: Scalar|null;   // pairs over capacity (slots routing)
+  /** [N, k, U] each slot's expert output before gating (0 for dropped pairs); only when asked. */
+  slotOutputs: Tensor3D|null;
+}
+
+export function runExperts(x: Tensor2D, routing: Routing, weights: ExpertWeights, numExperts: number,
+                           capacity: number|undefined, activation: ExpertActivation,
+                           wantSlotOutputs: boolean): ExpertsResult {
+  const n = x.shape[0];
+  if (routing.kind === 'slots') {
+    const k = routing.expertIndices.shape[1];
+    const d = expertDispatch(x, routing.expertIndices, numExperts, capacity === undefined ? {} : {capacity});
+    const h = activate(groupedMatMul(d.dispatched, weights.w1, d.expertOffsets), activation);
+    const y = groupedMatMul(h, weights.w2, d.expertOffsets);
+    const output = expertCombine(y, d.sourceRows, routing.gates);
+    const slotOutputs = wantSlotOutputs ?
+        reshape(segmentSum(y, d.sourceRows, n * k), [n, k, y.shape[1]]) as Tensor3D :
+        null;
+    return {output, droppedCount: d.droppedCount, slotOutputs};
+  }
+  const {tokenIndices, gates, capacity: c} = routing;
+  const rows = embeddingLookup(x, stopGradient(tokenIndices)) as Tensor2D;
+  // Every expert holds exactly c rows: offsets 0, c, 2c, ..., E·c.
+  const offsets = cast(range(0, numExperts * c + 1, c), 'int32') as Tensor1D;
+  const h = activate(groupedMatMul(rows, weights.w1, offsets), activation);
+  const y = groupedMatMul(h, weights.w2, offsets);
+  const output = n === 0 ? zeros([0, y.shape[1]]) as Tensor2D :
+                           segmentSum(mul(y, expandDims(gates, 1)), tokenIndices, n) as Tensor2D;
+  return {output, droppedCount: null, slotOutputs: null};
+}
+
+/** The always-on shared experts: one dense FFN of width sharedExperts · hiddenUnits. */
+export function sharedFfn(x: Tensor2D, w1: Tensor2D, w2: Tensor2D, activation: ExpertActivation): Tensor2D {
+  return matMul(activate(matMul(x, w1), activation), w2);
+}

@@ -1,0 +1,2 @@
+export {describeMixtureOfExpertsConformance} from './moe_suite';
+export {moeReferenceForward} from './moe_reference';
