@@ -43,7 +43,7 @@ export class TinyMoELM {
         name: `b${l}_moe`, numExperts: cfg.experts, topK: cfg.topK, units: dim, hiddenUnits: cfg.hidden,
         activation: 'gelu', seed: seed + 100 * (l + 1),
         // Aux-loss-free balancing plus a little z-loss to keep router logits tame.
-        balance: {biasUpdateRate: 0.001, routerZLoss: 1e-3},
+        balance: {biasUpdateRate: 0.01, routerZLoss: 1e-3},
       }));
     }
     constant('lnf.g', [dim], 1);

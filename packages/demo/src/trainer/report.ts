@@ -48,8 +48,8 @@ ${ticks.map(t => `<line x1="${pad}" x2="${w - pad}" y1="${y(t)}" y2="${y(t)}" st
 <path d="${path(h.valSteps, h.valLoss)}" fill="none" stroke="#193" stroke-width="2"/>
 ${h.valSteps.map((s, i) => `<circle cx="${x(s)}" cy="${y(h.valLoss[i])}" r="3" fill="#193"/>`).join('')}
 <text x="${w / 2}" y="${ht - 8}" font-size="12" text-anchor="middle">step (last ${last})</text>
-<text x="${pad + 8}" y="${pad - 16}" font-size="12" fill="#36c">train cross-entropy (nats/token)</text>
-<text x="${pad + 240}" y="${pad - 16}" font-size="12" fill="#193">validation</text>
+<text x="${pad + 8}" y="${pad - 16}" font-size="12" fill="#36c">train objective: cross-entropy + MaxSup + MoE losses (nats/token)</text>
+<text x="${pad + 400}" y="${pad - 16}" font-size="12" fill="#193">validation cross-entropy</text>
 </svg>`;
 }
 
