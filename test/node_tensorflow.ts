@@ -9,13 +9,14 @@
 // the engine (and with it env flags, backends, memory accounting), the kernel
 // and gradient registries, and the Tensor class (`instanceof` is duck-typed
 // through Symbol.hasInstance). describeNodeLinearCrossEntropy checks exactly that.
-import '@tensorflow/tfjs-node';
+import * as tfnode from '@tensorflow/tfjs-node';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import '@sluice/backend-node';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {describeMixtureOfExpertsConformance} from '@sluice/moe/testing';
+import {describeMoeFileRoundTrip} from '@sluice/moe/testing/moe_file_io_test';
 import {describeExpertDispatchConformance, describeLinearCrossEntropyConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeNodeLinearCrossEntropy} from '@sluice/backend-node/linear_cross_entropy_node_test';
 
@@ -25,3 +26,4 @@ describeLinearCrossEntropyConformance();
 describeTopOneSuppressionConformance();
 describeExpertDispatchConformance();
 describeMixtureOfExpertsConformance();
+describeMoeFileRoundTrip(tfnode.io.fileSystem as unknown as Parameters<typeof describeMoeFileRoundTrip>[0]);

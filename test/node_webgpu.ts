@@ -11,6 +11,7 @@ import '@sluice/backend-webgpu';
 
 import * as tf from '@tensorflow/tfjs-core';
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {describeMixtureOfExpertsConformance} from '@sluice/moe/testing';
 import {describeExpertDispatchConformance, describeLinearCrossEntropyConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
 
@@ -20,6 +21,7 @@ describeWebGPULinearCrossEntropy();
 describeLinearCrossEntropyConformance();
 describeTopOneSuppressionConformance();
 describeExpertDispatchConformance();
+describeMixtureOfExpertsConformance();
 
 // Exiting with GPU work in flight crashes Dawn (SIGSEGV at exit): drain the queue first.
 afterAll(async () => {

@@ -233,9 +233,9 @@ export class MixtureOfExperts extends layers.Layer {
     };
   }
 
-  /** The aux-loss-free selection bias [E] (a copy). */
-  selectionBiasValues(): Float32Array {
-    return this.selectionBias.read().dataSync() as Float32Array;
+  /** The aux-loss-free selection bias [E] (a copy; async, as GPU backends read asynchronously). */
+  async selectionBiasValues(): Promise<Float32Array> {
+    return await this.selectionBias.read().data() as Float32Array;
   }
 
   getConfig(): serializationConfig {

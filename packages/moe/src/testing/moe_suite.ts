@@ -70,6 +70,11 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
 
     for (const c of CASES) {
       it(`${c.name}: forward matches the float64 dense reference (N=${c.n}, D=${c.d})`, async () => {
+        if (c.config.capacityFactor && tf.getBackend() === 'webgpu' &&
+            tf.getKernel('SluiceExpertDispatch', 'webgpu') == null) {
+          return pending('capacity needs a synchronous read of the kept-row count, which webgpu does not offer ' +
+                         '(the layer throws a clear error there; dropless routing is tested)');
+        }
         const layer = mixtureOfExperts({...c.config, seed: 11});
         const x = uniformArray(seededRandom(5), c.n * c.d, -1, 1);
         const before = tf.memory().numTensors;
@@ -258,7 +263,7 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       const x = tf.tensor2d(uniformArray(seededRandom(19), 20 * 5, -1, 1), [20, 5]);
       for (let i = 0; i < 3; ++i) tf.tidy(() => void model.apply(x, {training: true}));
       const moe = model.layers[0] as MixtureOfExperts;
-      const bias = moe.selectionBiasValues();
+      const bias = await moe.selectionBiasValues();
       expect(bias.some(b => b !== 0)).toBe(true);
       let saved: tf.io.ModelArtifacts|undefined;
       await model.save(tf.io.withSaveHandler(async artifacts => {
@@ -268,7 +273,7 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
       const a = model.predict(x) as tf.Tensor, b = loaded.predict(x) as tf.Tensor;
       expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
-      expect(Array.from((loaded.layers[0] as MixtureOfExperts).selectionBiasValues())).toEqual(Array.from(bias));
+      expect(Array.from(await (loaded.layers[0] as MixtureOfExperts).selectionBiasValues())).toEqual(Array.from(bias));
       tf.dispose([x, a, b]);
       model.dispose();
       loaded.dispose();
