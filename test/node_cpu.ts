@@ -8,6 +8,7 @@ import '@sluice/backend-cpu';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {describeMixtureOfExpertsConformance} from '@sluice/moe/testing';
+import {describeRegularizersConformance} from '@sluice/regularizers/testing';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
 import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 
@@ -16,3 +17,4 @@ describeLinearCrossEntropyConformance();
 describeTopOneSuppressionConformance();
 describeExpertDispatchConformance();
 describeMixtureOfExpertsConformance();
+describeRegularizersConformance();

@@ -1,0 +1,1 @@
+export {describeRegularizersConformance} from './regularizers_suite';
