@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import '@sluice/backend-cpu';
+import '@sluice/backend-webgl';
 import '@sluice/backend-webgpu';
 
 import {setTestEnvs, TestEnv} from '@tensorflow/tfjs-core/dist/jasmine_util';

@@ -1,0 +1,3 @@
+import {registerKernels} from './base';
+
+registerKernels();
