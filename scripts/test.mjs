@@ -6,6 +6,8 @@
 // Parts:
 //   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS)
 //             bundled to .build/tests/*.cjs, run by scripts/run_jasmine.cjs
+//   playground-e2e  scripts/playground_e2e.mjs: the browser playground trained on
+//             webgl and cpu in Chromium via playwright-core (skipped with --grep)
 //   browser   test/browser_entry.ts bundled (IIFE) to .build/tests/browser.js,
 //             run once by karma in headless Chromium (karma.conf.js): cpu,
 //             webgl and, when the browser offers an adapter, webgpu
@@ -238,6 +240,26 @@ async function runBrowserPart(grep) {
   return {name: part.name, ...judge(part.name, outcome, grep), seconds: seconds(started)};
 }
 
+/** The playground end to end (scripts/playground_e2e.mjs): Chromium driven by playwright-core. */
+async function runPlaygroundPart() {
+  const name = 'playground-e2e';
+  const started = Date.now();
+  const chrome = chromiumPath();
+  if (chrome.missing) {
+    const why = `no Chromium at ${chrome.bin}`;
+    if (process.env.CI) {
+      console.log(`\n✗ part ${name} failed: ${why}; CI is set, so this is a failure (counted as 1 failure)`);
+      return {name, counts: {passed: 0, failed: 1, skipped: 0}, seconds: seconds(started), note: why};
+    }
+    console.log(`\n=== ${name}: SKIPPED: ${why}; counted as 1 skipped.`);
+    return {name, counts: {passed: 0, failed: 0, skipped: 1}, seconds: seconds(started), note: `skipped: ${why}`};
+  }
+  console.log(`\n=== ${name}: the browser playground trained on webgl and cpu in ${chrome.bin}`);
+  const outcome = await runChild(process.execPath, [path.join(ROOT, 'scripts', 'playground_e2e.mjs')],
+                                 {CHROME_BIN: chrome.bin});
+  return {name, ...judge(name, outcome, ''), seconds: seconds(started)};
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -250,6 +272,7 @@ async function main() {
     }
   }
   if (opts.browser) results.push(await runBrowserPart(opts.grep));
+  if (opts.browser && !opts.grep) results.push(await runPlaygroundPart());
 
   const total = {passed: 0, failed: 0, skipped: 0};
   console.log('\n=== summary');
