@@ -6,7 +6,8 @@
  * every expert's product is masked to its segment instead: E times the
  * arithmetic, but no readback.
  */
-import {add, cast, concat, expandDims, greaterEqual, less, logicalAnd, matMul, mul, range, reshape, slice, stack,
+import {add, cast, concat, expandDims, greaterEqual, less, logicalAnd, matMul, mul, range, reshape, slice, split,
+        stack, unstack,
         Tensor, Tensor1D, Tensor2D, Tensor3D, tidy, zeros} from '@tensorflow/tfjs-core';
 
 import {hostValues} from '../ops/host_values';
@@ -33,11 +34,15 @@ export function groupedMatMulComposite(x: Tensor2D, weights: Tensor3D, expertOff
   const offsets = hostValues(expertOffsets);
   return tidy(() => {
     if (offsets != null) {
+      // One split and one unstack, not a slice per expert: every op on the
+      // tape keeps a handle on its input, and E slices of the whole weight
+      // tensor would hold (and be counted as) E copies of it.
+      const sizes = Array.from({length: e}, (_, i) => offsets[i + 1] - offsets[i]);
+      const segments = split(x, sizes, 0);
+      const mats = unstack(weights);
       const parts: Tensor[] = [];
       for (let i = 0; i < e; ++i) {
-        const rows = offsets[i + 1] - offsets[i];
-        if (rows === 0) continue;
-        parts.push(matMul(slice(x, [offsets[i], 0], [rows, x.shape[1]]), weightOf(weights, i), false, transposeWeights));
+        if (sizes[i] > 0) parts.push(matMul(segments[i], mats[i], false, transposeWeights));
       }
       return (parts.length === 1 ? parts[0] : concat(parts, 0)) as Tensor2D;
     }
@@ -58,12 +63,11 @@ export function groupedWeightGradComposite(x: Tensor2D, dy: Tensor2D, expertOffs
   const offsets = hostValues(expertOffsets);
   return tidy(() => {
     const grads: Tensor[] = [];
+    const sizes = offsets == null ? [] : Array.from({length: e}, (_, i) => offsets[i + 1] - offsets[i]);
+    const xs = offsets == null ? [] : split(x, sizes, 0), dys = offsets == null ? [] : split(dy, sizes, 0);
     for (let i = 0; i < e; ++i) {
       if (offsets != null) {
-        const rows = offsets[i + 1] - offsets[i];
-        grads.push(rows === 0 ? zeros([k, h]) :
-                                matMul(slice(x, [offsets[i], 0], [rows, k]), slice(dy, [offsets[i], 0], [rows, h]),
-                                       true, false));
+        grads.push(sizes[i] === 0 ? zeros([k, h]) : matMul(xs[i], dys[i], true, false));
       } else {
         grads.push(matMul(mul(segmentMask(stopGradient(expertOffsets), i, m), x), dy, true, false));
       }
