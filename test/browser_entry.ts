@@ -19,6 +19,8 @@ import '@sluice/backend-webgl';
 import '@sluice/backend-webgpu';
 
 import {setTestEnvs, TestEnv} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_test';
+import {describeRegularizersConformance} from '@sluice/regularizers/testing';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
 import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
@@ -129,6 +131,8 @@ async function defineSuites() {
   describeLinearCrossEntropyConformance();
   describeTopOneSuppressionConformance();
   describeExpertDispatchConformance();
+  describeRegularizersConformance();
+  describeMoeIndexedDbRoundTrip();
   describeWebGPULinearCrossEntropy();
 
   if (!webgpu.ok) {

@@ -1,9 +1,13 @@
 import {getKernel, KernelConfig, registerKernel} from '@tensorflow/tfjs-core';
 
+import {sluiceLinearCrossEntropyConfig} from './kernels/SluiceLinearCrossEntropy';
+import {sluiceLinearCrossEntropyGradConfig} from './kernels/SluiceLinearCrossEntropyGrad';
 import {sluiceTopOneSuppressionConfig} from './kernels/SluiceTopOneSuppression';
 
 /** Every sluice kernel for the 'webgl' backend, for selective registration. */
 export const KERNEL_CONFIGS: readonly KernelConfig[] = [
+  sluiceLinearCrossEntropyConfig,
+  sluiceLinearCrossEntropyGradConfig,
   sluiceTopOneSuppressionConfig,
 ];
 

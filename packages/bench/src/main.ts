@@ -42,6 +42,7 @@ const SPEC = {
   h: {default: 1024, help: 'moe: hidden units per expert'},
   e: {default: 32, help: 'moe: experts'},
   k: {default: 2, help: 'moe: experts per token'},
+  variants: {default: 'dense,loop,sparse', help: 'moe: which of dense, loop, sparse to run (sparse always runs)'},
   backend: {default: 'cpu', help: 'tfjs backend: cpu, tensorflow (tfjs-node), webgpu (Dawn)'},
   n: {default: 2048, help: 'tokens'},
   d: {default: 128, help: 'hidden size'},
@@ -85,7 +86,7 @@ async function main() {
     const n = process.argv.includes('--n') ? args.n : 4096, d = process.argv.includes('--d') ? args.d : 256;
     const shape = {n, d, h: args.h, e: args.e, k: args.k};
     console.log(`MoE FFN forward + backward, N=${n} D=${d} H=${shape.h} E=${shape.e} k=${shape.k}`);
-    const table = moeTable(await benchMoe(shape, args.repeats, s => console.log(s)));
+    const table = moeTable(await benchMoe(shape, args.repeats, s => console.log(s), String(args.variants).split(',')));
     const section = `### MoE feed-forward forward+backward, N=${n} D=${d} H=${shape.h} E=${shape.e} k=${shape.k}\n\n` +
         `Machine: ${machine}. ${new Date().toISOString().slice(0, 10)}.\n\n${table}\n`;
     console.log(`\n${section}`);

@@ -83,16 +83,19 @@ function loop(x: tf.Tensor2D, logits: tf.Tensor2D, w1: tf.Tensor3D, w2: tf.Tenso
   })([x, w1, w2]);
 }
 
-export async function benchMoe(s: MoeShape, repeats: number, log: (line: string) => void): Promise<MoeRow[]> {
+export async function benchMoe(s: MoeShape, repeats: number, log: (line: string) => void,
+                               only: string[] = []): Promise<MoeRow[]> {
   const x = tf.randomNormal([s.n, s.d], 0, 1, 'float32', 1) as tf.Tensor2D;
   const logits = tf.randomNormal([s.n, s.e], 0, 1, 'float32', 2) as tf.Tensor2D;
   const w1 = tf.randomNormal([s.e, s.d, s.h], 0, 1 / Math.sqrt(s.d), 'float32', 3) as tf.Tensor3D;
   const w2 = tf.randomNormal([s.e, s.h, s.d], 0, 1 / Math.sqrt(s.h), 'float32', 4) as tf.Tensor3D;
-  const variants: Array<[string, () => tf.Tensor[]]> = [
-    ['GShard dense one-hot dispatch (capacity factor 1.25)', () => dense(x, logits, w1, w2, s)],
-    ['per-expert loop: gather + matMul + unsortedSegmentSum', () => loop(x, logits, w1, w2, s)],
-    ['sluice sparse dispatch (dropless)', () => sparse(x, logits, w1, w2, s)],
+  const all: Array<[string, string, () => tf.Tensor[]]> = [
+    ['dense', 'GShard dense one-hot dispatch (capacity factor 1.25)', () => dense(x, logits, w1, w2, s)],
+    ['loop', 'per-expert loop: gather + matMul + unsortedSegmentSum', () => loop(x, logits, w1, w2, s)],
+    ['sparse', 'sluice sparse dispatch (dropless)', () => sparse(x, logits, w1, w2, s)],
   ];
+  const variants = all.filter(([key]) => only.length === 0 || only.includes(key) || key === 'sparse')
+                       .map(([, name, run]) => [name, run] as [string, () => tf.Tensor[]]);
   const rows: MoeRow[] = [];
   for (const [variant, run] of variants) {
     log(`  running ${variant} ...`);

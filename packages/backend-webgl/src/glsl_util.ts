@@ -1,0 +1,37 @@
+/** GLSL snippets shared by the sluice webgl programs. */
+
+/**
+ * `softcap(x, s)` = s·tanh(x / s), identity when s <= 0 (a runtime uniform,
+ * so one compiled program serves every cap). tanh is written through
+ * exp(−2|x|), as tfjs's own Tanh does: GLSL's tanh overflows to NaN for
+ * large |x| on some drivers.
+ */
+export const SOFTCAP_SNIPPET = `
+  float sluiceSoftcap(float x, float s) {
+    if (s <= 0.0) {
+      return x;
+    }
+    float u = x / s;
+    float e2 = exp(-2.0 * abs(u));
+    return s * sign(u) * (1.0 - e2) / (1.0 + e2);
+  }
+`;
+
+/** Integer held in an int32 tensor's float texel (exact below 2^24). */
+export const AS_INT_SNIPPET = `
+  int sluiceAsInt(float v) {
+    return int(floor(v + 0.5));
+  }
+`;
+
+/**
+ * The component of a packed 2×2 texel that holds (row, col) of a rank-2
+ * tensor: texels hold rows (2r, 2r+1) × cols (2c, 2c+1) as x, y, z, w.
+ */
+export const PACKED_PICK_SNIPPET = `
+  float sluicePick(vec4 t, int row, int col) {
+    bool oddRow = (row & 1) == 1;
+    bool oddCol = (col & 1) == 1;
+    return oddRow ? (oddCol ? t.w : t.z) : (oddCol ? t.y : t.x);
+  }
+`;

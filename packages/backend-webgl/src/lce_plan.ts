@@ -1,0 +1,90 @@
+/**
+ * How the fused cross-entropy kernels cut the vocabulary on webgl, and the
+ * logits of one chunk. Only [N, chunk] blocks of logits ever exist (never
+ * N×V): tfjs's webgl backend cannot even allocate N×V once it exceeds the
+ * largest texture (8192² or 16384² texels), which is where naive
+ * cross-entropy fails at N = 4096, V = 32768.
+ */
+import {env, TensorInfo} from '@tensorflow/tfjs-core';
+
+import {batchMatMulImpl, MathBackendWebGL, slice} from './internal';
+
+/**
+ * 2^22 floats (16 MiB) per [N, chunk] block: a few such blocks are alive at a
+ * time (logits, dL/dx, their packed/unpacked copies), far below N×V at the
+ * sizes where that matters, and large enough that the per-chunk program
+ * launches stay a small part of the work.
+ */
+const TARGET_BLOCK_ELEMENTS = 1 << 22;
+/** Below this the per-chunk launches dominate; only very large N gets here. */
+const MIN_CHUNK = 64;
+
+/** Vocabulary rows per chunk: the hint when given, always within the texture limits. */
+export function webglVocabChunk(tokens: number, vocab: number, hint: number): number {
+  const maxTex = env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
+  const n = Math.max(tokens, 1);
+  // An [N, chunk] texture holds at most maxTex² texels; keep rows of a chunk
+  // within one texture row too, so samplers use 2-D addressing, not a flat index.
+  const byTexture = Math.max(1, Math.min(maxTex, Math.floor((maxTex * maxTex) / n)));
+  const wanted = hint > 0 ? hint : Math.max(MIN_CHUNK, Math.floor(TARGET_BLOCK_ELEMENTS / n));
+  return Math.max(1, Math.min(wanted, vocab, byTexture));
+}
+
+/** [start, size] pairs covering [0, total). */
+export function vocabRanges(total: number, chunk: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let start = 0; start < total; start += chunk) {
+    out.push([start, Math.min(chunk, total - start)]);
+  }
+  return out;
+}
+
+/**
+ * Tracks a kernel's intermediates so that every one is freed, also when a
+ * program throws halfway (e.g. a lost context): nothing but the outputs may
+ * outlive the kernel.
+ */
+export class Scratch {
+  private readonly live = new Set<TensorInfo>();
+  constructor(private readonly backend: MathBackendWebGL) {}
+
+  add<T extends TensorInfo>(t: T): T {
+    this.live.add(t);
+    return t;
+  }
+  /** Hands `t` to the caller: it is no longer disposed here. */
+  release<T extends TensorInfo>(t: T): T {
+    this.live.delete(t);
+    return t;
+  }
+  dispose(t: TensorInfo|null|undefined) {
+    if (t != null && this.live.delete(t)) {
+      this.backend.disposeIntermediateTensorInfo(t);
+    }
+  }
+  disposeAll() {
+    for (const t of this.live) this.backend.disposeIntermediateTensorInfo(t);
+    this.live.clear();
+  }
+}
+
+/**
+ * The chunk's classifier rows (a shallow slice: no copy when C is unpacked)
+ * and its pre-softcap logits x = E·C_chunkᵀ + b_chunk [N, size], through
+ * tfjs's packed matmul with the bias fused in. Both are registered in `scratch`.
+ */
+export function chunkLogits(backend: MathBackendWebGL, scratch: Scratch, e: TensorInfo, c: TensorInfo,
+                            bias: TensorInfo|undefined, start: number, size: number):
+    {cChunk: TensorInfo, logits: TensorInfo} {
+  const [v, d] = c.shape;
+  const whole = start === 0 && size === v;
+  const cChunk = whole ? c : scratch.add(slice({inputs: {x: c}, backend, attrs: {begin: [start, 0], size: [size, d]}}));
+  let bChunk: TensorInfo|null = null;
+  if (bias != null) {
+    bChunk = whole ? bias : scratch.add(slice({inputs: {x: bias}, backend, attrs: {begin: [start], size: [size]}}));
+  }
+  const logits = scratch.add(batchMatMulImpl(
+      {a: e, b: cChunk, transposeA: false, transposeB: true, backend, bias: bChunk ?? undefined}));
+  if (bChunk !== bias) scratch.dispose(bChunk);
+  return {cChunk, logits};
+}
