@@ -24,6 +24,7 @@ import {describeRegularizersConformance} from '@sluice/regularizers/testing';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
 import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
+import {describeWebGLLinearCrossEntropy} from '@sluice/backend-webgl/linear_cross_entropy_webgl_test';
 
 const ADAPTER_TIMEOUT_MS = 30_000;
 
@@ -134,6 +135,7 @@ async function defineSuites() {
   describeRegularizersConformance();
   describeMoeIndexedDbRoundTrip();
   describeWebGPULinearCrossEntropy();
+  describeWebGLLinearCrossEntropy();
 
   if (!webgpu.ok) {
     describe('webgpu env', () => {

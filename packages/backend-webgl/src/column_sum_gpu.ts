@@ -5,6 +5,9 @@
  * the bias, and dBias (column sums of each dL/dx chunk). A tree of short
  * loops keeps every fragment's work small and the float32 error at
  * O(log R) roundings instead of one R-long serial sum.
+ *
+ * The first pass reads its input packed when it already is (dL/dx comes
+ * packed from its program), so no unpacked copy of it is made.
  */
 import type {GPGPUProgram, MathBackendWebGL} from './internal';
 import type {TensorInfo} from '@tensorflow/tfjs-core';
@@ -15,20 +18,36 @@ export class ColumnSumProgram implements GPGPUProgram {
   variableNames = ['x'];
   outputShape: number[];
   userCode: string;
+  packedInputs: boolean;
 
-  constructor(rows: number, cols: number) {
+  constructor(rows: number, cols: number, packed: boolean) {
     this.outputShape = [Math.ceil(rows / BLOCK), cols];
+    this.packedInputs = packed;
+    // A packed texel holds rows r, r + 1 of columns c, c + 1 as x, y, z, w.
+    const body = packed ? `
+          for (int k = 0; k < ${BLOCK}; k += 2) {
+            int r = r0 + k;
+            if (r >= ${rows}) {
+              break;
+            }
+            vec4 t = getX(r, col);
+            vec2 pair = odd ? t.yw : t.xz;
+            acc += pair.x + (r + 1 < ${rows} ? pair.y : 0.0);
+          }` : `
+          for (int k = 0; k < ${BLOCK}; k++) {
+            if (r0 + k >= ${rows}) {
+              break;
+            }
+            acc += getX(r0 + k, col);
+          }`;
     this.userCode = `
       void main() {
         ivec2 rc = getOutputCoords();
         int r0 = rc.x * ${BLOCK};
+        int col = rc.y;
+        bool odd = (col & 1) == 1;
         float acc = 0.0;
-        for (int k = 0; k < ${BLOCK}; k++) {
-          if (r0 + k >= ${rows}) {
-            break;
-          }
-          acc += getX(r0 + k, rc.y);
-        }
+        ${body}
         setOutput(acc);
       }
     `;
@@ -40,7 +59,8 @@ export function columnSums(backend: MathBackendWebGL, x: TensorInfo): TensorInfo
   let current = x;
   do {
     const [rows, cols] = current.shape;
-    const next = backend.runWebGLProgram(new ColumnSumProgram(rows, cols), [current], 'float32');
+    const packed = current === x && backend.texData.get(x.dataId).isPacked === true;
+    const next = backend.runWebGLProgram(new ColumnSumProgram(rows, cols, packed), [current], 'float32');
     if (current !== x) backend.disposeIntermediateTensorInfo(current);
     current = next;
   } while (current.shape[0] > 1);

@@ -4,12 +4,13 @@ import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs,
 
 import {columnSums} from '../column_sum_gpu';
 import {batchMatMulImpl, concat, MathBackendWebGL, reshape} from '../internal';
-import {LceGradLogitsProgram} from '../lce_grad_logits_gpu';
+import {LceGradLogitsProgram, LceRowInfoProgram} from '../lce_grad_logits_gpu';
 import {chunkLogits, Scratch, vocabRanges, webglVocabChunk} from '../lce_plan';
 
 /**
  * Outputs [dEmbeddings [N, D], dClassifier [V, D], dBias [V]]. Per vocabulary
- * chunk: recompute the logits, build dL/dx [N, chunk] in one fragment program,
+ * chunk: recompute the logits, build dL/dx [N, chunk] in one fragment program
+ * (packed, like the matmuls around it, so no copy of the block is made),
  * then dE += dx·C_chunk (the running dE rides in as the matmul's fused bias,
  * so accumulating costs no extra pass), dC_chunk = dxᵀ·E and dBias_chunk =
  * column sums of dx. The dC and dBias chunks are concatenated at the end:
@@ -33,18 +34,18 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
             backend.makeTensorInfo([v, d], 'float32', new Float32Array(v * d)),
             backend.makeTensorInfo([v], 'float32', new Float32Array(v))];
   }
-  const uniformsAt = (start: number) => [[start], [v], [attrs.ignoreIndex], [attrs.softcap], [attrs.labelSmoothing],
-                                         [attrs.zLoss], [attrs.maxSup]];
+  const uniformsAt = (start: number) => [[start], [v], [attrs.softcap], [attrs.labelSmoothing], [attrs.maxSup]];
   const scratch = new Scratch(backend);
   try {
+    const rowInfo = scratch.add(backend.runWebGLProgram(new LceRowInfoProgram(n), [lse, dLosses, dLse, labels, argmax],
+                                                        'float32', [[attrs.ignoreIndex], [attrs.zLoss]]));
     let dE: TensorInfo|null = null;
     const dCChunks: TensorInfo[] = [];
     const dBChunks: TensorInfo[] = [];
     for (const [start, size] of vocabRanges(v, webglVocabChunk(n, v, attrs.vocabChunk))) {
       const {cChunk, logits} = chunkLogits(backend, scratch, e, c, bias, start, size);
-      const dx = scratch.add(backend.runWebGLProgram(new LceGradLogitsProgram(n, size),
-                                                     [logits, lse, dLosses, dLse, labels, argmax], 'float32',
-                                                     uniformsAt(start)));
+      const dx = scratch.add(backend.runWebGLProgram(new LceGradLogitsProgram(n, size), [logits, rowInfo],
+                                                     'float32', uniformsAt(start)));
       scratch.dispose(logits);
       const nextDE: TensorInfo = scratch.add(batchMatMulImpl(
           {a: dx, b: cChunk, transposeA: false, transposeB: false, backend, bias: dE ?? undefined}));

@@ -2,9 +2,9 @@ import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceTopOneSuppression, SluiceTopOneSuppressionAttrs, SluiceTopOneSuppressionInputs} from '@sluice/core';
 
 import type {MathBackendWebGL} from '../internal';
-import {TopOneSuppressionProgram} from '../top_one_suppression_gpu';
+import {PickColumnProgram, TopOneSuppressionProgram} from '../top_one_suppression_gpu';
 
-/** Outputs [penalty [N] float32, argmax [N] int32]. */
+/** Outputs [penalty [N] float32, argmax [N] int32]: one pass over each row. */
 export function sluiceTopOneSuppressionWebGL(
     args: {inputs: SluiceTopOneSuppressionInputs, backend: MathBackendWebGL, attrs: SluiceTopOneSuppressionAttrs}):
     TensorInfo[] {
@@ -14,11 +14,15 @@ export function sluiceTopOneSuppressionWebGL(
     return [backend.makeTensorInfo([0], 'float32', new Float32Array(0)),
             backend.makeTensorInfo([0], 'int32', new Int32Array(0))];
   }
-  const uniforms = [[v], [alpha]];
-  return [
-    backend.runWebGLProgram(new TopOneSuppressionProgram(n, 'penalty'), [logits], 'float32', uniforms),
-    backend.runWebGLProgram(new TopOneSuppressionProgram(n, 'argmax'), [logits], 'int32', uniforms),
-  ];
+  const stats = backend.runWebGLProgram(new TopOneSuppressionProgram(n), [logits], 'float32', [[v], [alpha]]);
+  try {
+    return [
+      backend.runWebGLProgram(new PickColumnProgram(n, 0), [stats], 'float32'),
+      backend.runWebGLProgram(new PickColumnProgram(n, 1), [stats], 'int32'),
+    ];
+  } finally {
+    backend.disposeIntermediateTensorInfo(stats);  // the packed [N, 2] pair, read by both picks
+  }
 }
 
 export const sluiceTopOneSuppressionConfig: KernelConfig = {

@@ -1,0 +1,152 @@
+/**
+ * webgl-only checks of the fused cross-entropy kernels, beyond the shared
+ * conformance suite: the registered kernels really run (no composite ops),
+ * N×V larger than the largest texture works (naive tfjs cross-entropy cannot
+ * even allocate its logits there), the texture pool grows by O(N × chunk),
+ * not N×V, and no texture outlives a call.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {linearCrossEntropy, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad,
+        SluiceTopOneSuppression} from '@sluice/core';
+import {backendTolerance, expectClose, randomLabels, seededRandom, uniformArray} from '@sluice/core/testing';
+
+const WEBGL: Constraints = {predicate: env => env.backendName === 'webgl'};
+
+interface WebGLMemory extends tf.MemoryInfo {
+  numBytesInGPU: number;
+  numBytesInGPUAllocated: number;
+}
+const gpuMemory = () => tf.memory() as WebGLMemory;
+
+/**
+ * Float64 per-token loss (plain options) and, for rows `rows` of C and
+ * tokens `tokens`, the exact dC and dE of the mean loss, streaming over V so
+ * nothing N×V is held (the shared reference keeps N×V logits).
+ */
+function streamingReference(e: Float32Array, c: Float32Array, y: Int32Array, n: number, v: number, d: number,
+                            tokens: number[], rows: number[]) {
+  const lse = new Float64Array(n), losses = new Float64Array(n);
+  const dot = (i: number, j: number) => {
+    let x = 0;
+    for (let k = 0; k < d; ++k) x += e[i * d + k] * c[j * d + k];
+    return x;
+  };
+  for (let i = 0; i < n; ++i) {
+    let m = -Infinity, s = 0;
+    for (let j = 0; j < v; ++j) {
+      const z = dot(i, j);
+      if (z > m) {
+        s = s * Math.exp(m - z) + 1;
+        m = z;
+      } else {
+        s += Math.exp(z - m);
+      }
+    }
+    lse[i] = m + Math.log(s);
+    losses[i] = lse[i] - dot(i, y[i]);
+  }
+  const dE = tokens.map(i => {
+    const g = new Float64Array(d);
+    for (let j = 0; j < v; ++j) {
+      const dz = (Math.exp(dot(i, j) - lse[i]) - (j === y[i] ? 1 : 0)) / n;
+      for (let k = 0; k < d; ++k) g[k] += dz * c[j * d + k];
+    }
+    return g;
+  });
+  const dC = rows.map(j => {
+    const g = new Float64Array(d);
+    for (let i = 0; i < n; ++i) {
+      const dz = (Math.exp(dot(i, j) - lse[i]) - (j === y[i] ? 1 : 0)) / n;
+      for (let k = 0; k < d; ++k) g[k] += dz * e[i * d + k];
+    }
+    return g;
+  });
+  return {losses, dE, dC};
+}
+
+/** Registers the suite; test entries that run a 'webgl' env call it. */
+export function describeWebGLLinearCrossEntropy() {
+  describeWithFlags('sluice webgl kernels', WEBGL, env => {
+    const tol = backendTolerance(env.backendName);
+
+    it('are registered, and the op runs them rather than the composite', async () => {
+      for (const name of [SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad, SluiceTopOneSuppression]) {
+        expect(tf.getKernel(name, 'webgl')).withContext(name).toBeDefined();
+      }
+      const e = tf.randomNormal([8, 5]) as tf.Tensor2D, c = tf.randomNormal([11, 5]) as tf.Tensor2D;
+      const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 10], 'int32');
+      const profile = await tf.profile(() => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+          linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y) as tf.Scalar)([e, c]));
+      expect(profile.kernelNames).toContain(SluiceLinearCrossEntropy);
+      expect(profile.kernelNames).toContain(SluiceLinearCrossEntropyGrad);
+      expect(profile.kernelNames).not.toContain('BatchMatMul');  // the composite's matmuls
+    });
+
+    it('leave no texture in use after forward and backward', async () => {
+      const rand = seededRandom(5);
+      const n = 40, v = 300, d = 9;
+      const e = tf.tensor2d(uniformArray(rand, n * d), [n, d]), c = tf.tensor2d(uniformArray(rand, v * d), [v, d]);
+      const b = tf.tensor1d(uniformArray(rand, v)), y = tf.tensor1d(randomLabels(rand, n, v, -100, 0.2), 'int32');
+      const options = {bias: b, softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1, vocabChunk: 64};
+      // Upload the inputs first, so only the call's own textures are counted.
+      await Promise.all([e, c, b, y].map(t => tf.add(t, 0).data()));
+      tf.dispose(tf.tidy(() => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+          linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, options) as tf.Scalar)([e, c])));
+      const before = gpuMemory();
+      const grads = tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+          linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, options) as tf.Scalar)([e, c]);
+      await Promise.all(grads.map(g => g.data()));
+      tf.dispose(grads);
+      const after = gpuMemory();
+      expect(after.numTensors).toBe(before.numTensors);
+      expect(after.numBytesInGPU).withContext('bytes of textures in use').toBe(before.numBytesInGPU);
+    });
+
+    it('handle N×V beyond the largest texture in O(N × chunk) texture memory', async () => {
+      const maxTex = tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
+      const n = 4096, d = 4;
+      const v = Math.floor(maxTex * maxTex / n) + 1000;  // N×V > maxTex²: no [N, V] texture can exist
+      if (v > 140_000) {
+        pending(`WEBGL_MAX_TEXTURE_SIZE ${maxTex} needs V = ${v}: too slow for a software GPU`);
+      }
+      const rand = seededRandom(7);
+      const eValues = Float32Array.from(uniformArray(rand, n * d));
+      const cValues = Float32Array.from(uniformArray(rand, v * d));
+      const yValues = Int32Array.from(randomLabels(rand, n, v, -100, 0));
+      const e = tf.tensor2d(eValues, [n, d]), c = tf.tensor2d(cValues, [v, d]), y = tf.tensor1d(yValues, 'int32');
+      await Promise.all([e, c].map(t => tf.add(t, 0).data()));  // inputs on the GPU before measuring
+      const before = gpuMemory();
+      const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor) =>
+          linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y) as tf.Scalar)([e, c]);
+      const perToken = linearCrossEntropy(e, c, y, {reduction: 'none'});
+      const [loss, dE, dC, losses] = await Promise.all([value.data(), grads[0].data(), grads[1].data(),
+                                                       perToken.data()]);
+      const grown = gpuMemory().numBytesInGPUAllocated - before.numBytesInGPUAllocated;
+      const logitsBytes = n * v * 4;
+      // The pool keeps every texture it ever made, so its growth bounds the peak from above.
+      console.log(`  N=${n}, V=${v}, D=${d} (max texture ${maxTex}): texture pool grew by ` +
+                  `${(grown / 2 ** 20).toFixed(1)} MiB; the N×V logits alone would be ${(logitsBytes / 2 ** 20).toFixed(1)} MiB`);
+      expect(grown).withContext(`texture pool grew by ${grown} bytes; N×V logits are ${logitsBytes}`)
+          .toBeLessThan(logitsBytes / 2);
+
+      const tokens = [0, 1, 2047, 4095], rows = [0, yValues[0], Math.floor(v / 2), v - 1];
+      const ref = streamingReference(eValues, cValues, yValues, n, v, d, tokens, rows);
+      expectClose(losses, ref.losses, tol, 'per-token losses');
+      expectClose(loss, [ref.losses.reduce((a, l) => a + l, 0) / n], tol, 'mean loss');
+      tokens.forEach((i, t) => expectClose(dE.slice(i * d, (i + 1) * d), ref.dE[t], tol, `dE[${i}]`));
+      rows.forEach((j, t) => expectClose(dC.slice(j * d, (j + 1) * d), ref.dC[t], tol, `dC[${j}]`));
+      tf.dispose([e, c, y, value, perToken, ...grads]);
+    });
+
+    it('topOneSuppression keeps precision under a large shared offset', async () => {
+      // max − mean of [1e4 + k] is 2 exactly; Σz/V − max would lose it to float32 rounding.
+      const row = Array.from({length: 5}, (_, k) => 1e4 + k);
+      const [penalty, argmax] = tf.engine().runKernel(SluiceTopOneSuppression,
+                                                      {logits: tf.tensor2d([row, row.slice().reverse()])},
+                                                      {alpha: 1}) as tf.Tensor[];
+      expectClose(await penalty.data(), [2, 2], 1e-6, 'penalty');
+      expect(Array.from(await argmax.data())).toEqual([4, 0]);
+    });
+  });
+}
