@@ -16,6 +16,12 @@ const out = path.join(ROOT, '.build', 'bench', 'bench.cjs');
 await bundle('packages/bench/src/main.ts', out, 'node', ['@tensorflow/tfjs-node', 'webgpu']);
 
 async function run(args) {
+  // webgl needs a browser: packages/bench/src/run_browser_bench.mjs drives headless Chromium.
+  if (args.some((a, i) => a === '--backend' && args[i + 1] === 'webgl')) {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'packages/bench/src/run_browser_bench.mjs'), ...args],
+                        {stdio: 'inherit', cwd: ROOT});
+    return r.status ?? 1;
+  }
   let env = process.env;
   if (args.some((a, i) => a === '--backend=webgpu' || (a === '--backend' && args[i + 1] === 'webgpu'))) {
     const dawn = (await import('./webgpu_env.mjs')).dawnEnv();
@@ -43,19 +49,19 @@ function suite() {
       '.build/bench/scaled'], 'scaled/moe-cpu.md'],
   ];
   if (!tfjsNodeEnv().missing) {
+    list.push(['Fused cross-entropy on tensorflow (tfjs-node), issue shape',
+               ['--op', 'cce', '--backend', 'tensorflow', '--n', '4096', '--d', '256', '--v', '32768'],
+               'cce-tensorflow.md']);
     list.push(['Sparse MoE feed-forward on tensorflow (tfjs-node)', ['--op', 'moe', '--backend', 'tensorflow'],
                'moe-tensorflow.md']);
   }
+  // GPU backends pick their shapes from the adapter (scaled down on software ones, printed with the table).
+  list.push(['Fused cross-entropy on webgl (headless Chromium)', ['--op', 'cce', '--backend', 'webgl'], 'cce-webgl.md']);
+  list.push(['Fused cross-entropy on webgpu (Node, Dawn)', ['--op', 'cce', '--backend', 'webgpu'], 'cce-webgpu.md']);
   return list;
 }
 
 const args = process.argv.slice(2);
-// webgl needs a browser: packages/bench/src/run_browser_bench.mjs drives headless Chromium.
-if (args.some((a, i) => a === '--backend' && args[i + 1] === 'webgl')) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'packages/bench/src/run_browser_bench.mjs'), ...args],
-                      {stdio: 'inherit', cwd: ROOT});
-  process.exit(r.status ?? 1);
-}
 if (args.includes('--op') || args.some(a => a.startsWith('--op=')) || args.includes('--help')) {
   process.exit(await run(args));
 }
