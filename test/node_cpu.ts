@@ -9,6 +9,7 @@ import '@sluice/backend-cpu';
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {describeMixtureOfExpertsConformance} from '@sluice/moe/testing';
 import {describeRegularizersConformance} from '@sluice/regularizers/testing';
+import {describeTrainer} from '../packages/demo/src/trainer/trainer_suite';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
 import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 
@@ -18,3 +19,4 @@ describeTopOneSuppressionConformance();
 describeExpertDispatchConformance();
 describeMixtureOfExpertsConformance();
 describeRegularizersConformance();
+describeTrainer();
