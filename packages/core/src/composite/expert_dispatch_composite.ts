@@ -1,11 +1,17 @@
 /**
  * Composite of `SluiceExpertDispatch` from stock ops. The stable sort by
- * expert is one tf.topk over integer keys expert·P + pair (P = N·k pairs),
- * so it needs no readback when dropless (M = P). With a capacity the number
- * of kept rows decides the output's shape, so it is read back (once).
+ * expert is one tf.topk over the negated expert ids: tf.topk puts equal
+ * values in index order on every backend (documented; cpu compares indices,
+ * the webgl and webgpu bitonic sorts and TF's TopKV2 break ties by index),
+ * and equal experts in pair order is exactly the (token, slot) stability the
+ * contract asks for. The keys stay in [-(E-1), 0], so they are exact even
+ * where int32 travels as float32 (webgl textures), unlike a combined key
+ * expert·P + pair, which stops being exact past 2^24. Dropless dispatch
+ * needs no readback of ours (M = P; tfjs-webgl itself hands a topk with
+ * k > 128 to the CPU); with a capacity the number of kept rows decides the
+ * output's shape, so it is read back (once).
  */
-import {add, cast, concat, cumsum, equal, expandDims, floorDiv, gather, less, logicalNot, minimum, mul, neg, range,
-        reshape,
+import {cast, concat, cumsum, equal, expandDims, floorDiv, gather, less, logicalNot, minimum, neg, range, reshape,
         scalar, slice, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, topk, zeros} from '@tensorflow/tfjs-core';
 
 import {dispose as tf_dispose} from '@tensorflow/tfjs-core';
@@ -27,8 +33,7 @@ export function expertDispatchComposite(x: Tensor2D, expertIndices: Tensor2D, at
   }
   const {order, offsets, kept} = tidy(() => {  // kept: the kept-row count, only with a capacity
     const flat = reshape(stopGradient(expertIndices), [pairs]) as Tensor1D;
-    const pair = range(0, pairs, 1, 'int32');
-    const sorted = topk(neg(add(mul(flat, scalar(pairs, 'int32')), pair)), pairs).indices as Tensor1D;
+    const sorted = topk(neg(flat), pairs).indices as Tensor1D;
     // A comparison against every expert (tf.oneHot needs depth >= 2; E may be 1).
     const counts = sum(cast(equal(expandDims(flat, 1), range(0, e, 1, 'int32')), 'int32'), 0) as Tensor1D;
     if (attrs.capacity < 0) {
@@ -40,16 +45,17 @@ export function expertDispatchComposite(x: Tensor2D, expertIndices: Tensor2D, at
     const sortedExpert = gather(flat, sorted);
     const rank = sub(range(0, pairs, 1, 'int32'), gather(allStarts, sortedExpert));
     const keep = less(rank, gather(keptCounts, sortedExpert));
-    // Kept pairs first, in sorted order: a second sort on (dropped, position).
-    const key2 = add(mul(cast(logicalNot(keep), 'int32'), scalar(pairs, 'int32')), range(0, pairs, 1, 'int32'));
-    const keptOrder = gather(sorted, topk(neg(key2), pairs).indices) as Tensor1D;
+    // Kept pairs first, in sorted order: a second stable sort, on "dropped" alone.
+    const keptOrder = gather(sorted, topk(neg(cast(logicalNot(keep), 'int32')), pairs).indices) as Tensor1D;
     return {order: keptOrder, offsets: concat([zeros([1], 'int32'), cumsum(keptCounts)]) as Tensor1D,
             kept: sum(keptCounts) as Tensor};
   });
   let sourceRows = order;
-  if (attrs.capacity < 0) kept.dispose();
-  let dropped = scalar(0, 'int32');
-  if (attrs.capacity >= 0) {
+  let dropped: Tensor;
+  if (attrs.capacity < 0) {
+    kept.dispose();
+    dropped = scalar(0, 'int32');
+  } else {
     const host = hostValues(kept);
     if (host == null) {
       tf_dispose([kept, order, offsets]);

@@ -88,3 +88,24 @@ export function moeFfnReference(x: Float32Array, n: number, d: number, indices: 
   });
   return out;
 }
+
+/**
+ * out[t] = Σ gates[p] · y[r] over the rows r with p = sourceRows[r], t = p div k
+ * (float64), and its gradients for an upstream dOut: dY[r] = gates[p] · dOut[t],
+ * dGates[p] = dOut[t] · y[r] for kept pairs and 0 for pairs without a row.
+ */
+export function expertCombineReference(y: ArrayLike<number>, sourceRows: ArrayLike<number>, gates: ArrayLike<number>,
+                                       n: number, k: number, h: number, dOut: ArrayLike<number>):
+    {out: Float64Array, dY: Float64Array, dGates: Float64Array} {
+  const m = sourceRows.length;
+  const out = new Float64Array(n * h), dY = new Float64Array(m * h), dGates = new Float64Array(n * k);
+  for (let r = 0; r < m; ++r) {
+    const p = sourceRows[r], t = Math.floor(p / k);
+    for (let j = 0; j < h; ++j) {
+      out[t * h + j] += gates[p] * y[r * h + j];
+      dY[r * h + j] = gates[p] * dOut[t * h + j];
+      dGates[p] += dOut[t * h + j] * y[r * h + j];
+    }
+  }
+  return {out, dY, dGates};
+}

@@ -15,7 +15,7 @@ import {expertDispatch} from '../ops/expert_dispatch';
 import {groupedMatMul} from '../ops/grouped_mat_mul';
 import {routeTopK} from '../ops/route_top_k';
 import {sumAll} from '../ops/sum_all';
-import {dispatchReference, groupedMatMulReference, moeFfnReference,
+import {dispatchReference, expertCombineReference, groupedMatMulReference, moeFfnReference,
         routeTopKReference} from '../reference/expert_dispatch_ref';
 
 import {backendTolerance, expectClose} from './expect_close';
@@ -202,6 +202,32 @@ export function describeExpertDispatchConformance(constraints: Constraints = ALL
         tf.dispose([x, w, off, y, dx, dw]);
       });
 
+      it('expertCombine: values, dY and dGates match float64, with dropped pairs and tokens without rows',
+         async () => {
+        const n = 7, k = 2, h = 5;
+        // Pairs in expert order as a dispatch would leave them; 3, 8 and 9 are dropped, so token 4 has no row
+        // and tokens 1 and 5 keep one slot.
+        const rowsOf = [0, 5, 12, 1, 6, 10, 2, 11, 4, 13, 7];
+        const m = rowsOf.length;
+        const yv = uniformArray(seededRandom(51), m * h, -1, 1);
+        const gv = uniformArray(seededRandom(52), n * k, 0.1, 1);
+        const rv = uniformArray(seededRandom(53), n * h, -1, 1);
+        const ref = expertCombineReference(yv, rowsOf, gv, n, k, h, rv);
+        const y = tf.tensor2d(yv, [m, h]), rows = tf.tensor1d(rowsOf, 'int32'), g = tf.tensor2d(gv, [n, k]);
+        const before = tf.memory().numTensors;
+        const out = expertCombine(y, rows, g);
+        expect(out.shape).toEqual([n, h]);
+        expectClose(await out.data(), ref.out, tol, 'out');
+        out.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+        const [dy, dg] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+                                      tf.sum(tf.mul(expertCombine(a as tf.Tensor2D, rows, b as tf.Tensor2D),
+                                                    tf.tensor2d(rv, [n, h]))))([y, g]);
+        expectClose(await dy.data(), ref.dY, tol, 'dY');
+        expectClose(await dg.data(), ref.dGates, tol, 'dGates (0 for the dropped pairs)');
+        tf.dispose([y, rows, g, dy, dg]);
+      });
+
       it('sparse FFN (route → dispatch → groupedMatMul → relu → groupedMatMul → combine) matches the dense ' +
              'float64 reference, with finite-difference gradients', async () => {
         const n = 10, d = 6, h = 5, u = 4, e = 4, k = 2;
@@ -308,6 +334,22 @@ export function describeExpertDispatchConformance(constraints: Constraints = ALL
         ['expertDispatch negative capacity', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 3,
                                                                   {capacity: -1}),
          /options.capacity must be an integer >= 0, got -1/],
+        ['expertDispatch fractional capacity', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 3,
+                                                                    {capacity: 1.5}),
+         /expertDispatch: options.capacity must be an integer, got 1.5/],
+        ['expertDispatch k = 0', () => expertDispatch(x(), tf.zeros([4, 0], 'int32') as tf.Tensor2D, 3),
+         /expertIndices must be of shape \[N, k\] with k >= 1, got shape \[4,0\]/],
+        ['routeTopK fractional k', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 1.5),
+         /routeTopK: k must be an integer, got 1.5/],
+        ['groupedMatMul weights of rank 2', () => groupedMatMul(x(), tf.zeros([3, 5]) as unknown as tf.Tensor3D,
+                                                                tf.tensor1d([0, 4], 'int32')),
+         /groupedMatMul: weights must be rank 3 \[E, D, H\], got rank 2/],
+        ['groupedMatMul float offsets', () => groupedMatMul(x(), tf.zeros([1, 3, 5]) as tf.Tensor3D,
+                                                            tf.tensor1d([0, 4]) as tf.Tensor1D),
+         /groupedMatMul: expertOffsets must be of dtype int32, got float32/],
+        ['expertCombine sourceRows for another M', () => expertCombine(x(), tf.tensor1d([0, 1, 2], 'int32'),
+                                                                       tf.zeros([3, 2]) as tf.Tensor2D),
+         /expertCombine: sourceRows must be of shape \[4\] \(M from y\), got shape \[3\]/],
         ['expertDispatch numExperts 0', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 0),
          /numExperts must be an integer >= 1, got 0/],
         ['groupedMatMul weights D mismatch', () => groupedMatMul(x(), tf.zeros([2, 4, 5]) as tf.Tensor3D,
