@@ -1,4 +1,5 @@
-import {getKernel, KernelConfig, registerKernel} from '@tensorflow/tfjs-core';
+import type {KernelConfig} from '@tensorflow/tfjs-core';
+import {registerKernelsOnce} from '@sluice/core';
 
 import {sluiceLinearCrossEntropyConfig} from './kernels/SluiceLinearCrossEntropy';
 import {sluiceLinearCrossEntropyGradConfig} from './kernels/SluiceLinearCrossEntropyGrad';
@@ -19,14 +20,7 @@ export const KERNEL_CONFIGS: readonly KernelConfig[] = [
   sluiceExpertCombineConfig,
 ];
 
-/**
- * Registers `configs` (default: all), skipping names already registered for
- * 'cpu', so a second copy of the package (CJS next to ESM) neither throws nor warns.
- */
+/** Registers `configs` (default: all) for 'cpu', leaving already registered names alone. */
 export function registerKernels(configs: readonly KernelConfig[] = KERNEL_CONFIGS) {
-  for (const config of configs) {
-    if (getKernel(config.kernelName, config.backendName) == null) {
-      registerKernel(config);
-    }
-  }
+  registerKernelsOnce(configs);
 }

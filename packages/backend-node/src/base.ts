@@ -1,4 +1,5 @@
-import {getKernel, KernelConfig, registerKernel} from '@tensorflow/tfjs-core';
+import type {KernelConfig} from '@tensorflow/tfjs-core';
+import {registerKernelsOnce} from '@sluice/core';
 
 import {sluiceLinearCrossEntropyConfig} from './kernels/SluiceLinearCrossEntropy';
 import {sluiceLinearCrossEntropyGradConfig} from './kernels/SluiceLinearCrossEntropyGrad';
@@ -11,16 +12,7 @@ export const KERNEL_CONFIGS: readonly KernelConfig[] = [
   sluiceTopOneSuppressionConfig,
 ];
 
-/**
- * Registers `configs` (default: all), skipping kernels already registered
- * under the same name for 'tensorflow', so importing the package twice (or a
- * CJS and an ESM copy of it) neither throws nor warns.
- */
+/** Registers `configs` (default: all) for 'tensorflow', leaving already registered names alone. */
 export function registerKernels(configs: readonly KernelConfig[] = KERNEL_CONFIGS) {
-  for (const config of configs) {
-    if (getKernel(config.kernelName, config.backendName) == null) {
-      registerKernel(config);
-    }
-  }
+  registerKernelsOnce(configs);
 }
-

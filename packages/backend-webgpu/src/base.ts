@@ -1,4 +1,5 @@
-import {getKernel, KernelConfig, registerKernel} from '@tensorflow/tfjs-core';
+import type {KernelConfig} from '@tensorflow/tfjs-core';
+import {registerKernelsOnce} from '@sluice/core';
 
 import './flags_webgpu';
 import {sluiceLinearCrossEntropyConfig} from './kernels/SluiceLinearCrossEntropy';
@@ -11,11 +12,7 @@ export const KERNEL_CONFIGS: readonly KernelConfig[] = [
   sluiceTopOneSuppressionConfig,
 ];
 
-/** Registers the given sluice webgpu kernels (all by default); already registered ones are left alone. */
+/** Registers `configs` (default: all) for 'webgpu', leaving already registered names alone. */
 export function registerKernels(configs: readonly KernelConfig[] = KERNEL_CONFIGS) {
-  for (const config of configs) {
-    if (getKernel(config.kernelName, config.backendName) == null) {
-      registerKernel(config);
-    }
-  }
+  registerKernelsOnce(configs);
 }

@@ -9,7 +9,7 @@ export type {LinearCrossEntropyOptions, LinearCrossEntropyResult, Reduction} fro
 export {linearCrossEntropyComposite} from './composite/linear_cross_entropy_composite';
 export {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from './reference/linear_cross_entropy_ref';
 export type {LceRefForward, LceRefGradients, LceRefInput} from './reference/linear_cross_entropy_ref';
-export {useRegisteredKernel} from './kernel_dispatch';
+export {registerKernelsOnce, useRegisteredKernel} from './kernel_dispatch';
 export {sumAll} from './ops/sum_all';
 export {assertFiniteNumber, assertInteger, assertOneOf, assertTensor, fail} from './errors';
 export {topOneSuppression} from './ops/top_one_suppression';

@@ -14,9 +14,8 @@ import '@sluice/backend-webgl';
 import '@sluice/backend-webgpu';
 
 import * as tf from '@tensorflow/tfjs-core';
-import {linearCrossEntropy} from '@sluice/core';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
 
+import {headMemory} from '../src/trainer/head_memory';
 import {TinyMoELM} from '../src/trainer/model';
 import {rng, sampleBatch, tokenize, unigramEntropy, Vocabulary} from '../src/trainer/tokenizer';
 
@@ -91,28 +90,9 @@ function drawLoad() {
   }));
 }
 
-/** Head memory at a GPT-2-like vocabulary share (N=512 tokens, V=8192), where the logits start to dominate. */
-async function headMemory(n: number, v: number) {
-  const e = tf.randomNormal([n, CONFIG.dim]) as tf.Tensor2D;
-  const c = tf.randomNormal([v, CONFIG.dim], 0, 0.2) as tf.Tensor2D;
-  const y = tf.randomUniform([n], 0, v, 'int32') as tf.Tensor1D;
-  const variants: Array<[string, () => tf.Tensor[]]> = [
-    ['naive: matMul + softmaxCrossEntropy', () => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
-        tf.losses.softmaxCrossEntropy(tf.oneHot(y, v), tf.matMul(ee, cc, false, true)) as tf.Scalar)([e, c])],
-    ['fused linearCrossEntropy', () => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
-        linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y) as tf.Scalar)([e, c])],
-  ];
-  state.memory = [];
-  for (const [variant, run] of variants) {
-    const t0 = performance.now();
-    const {peakBytes} = await peakBytesDuring(async () => {
-      const grads = run();
-      await Promise.all(grads.map(t => t.data()));
-      tf.dispose(grads);
-    });
-    state.memory.push({variant, peakBytes, ms: performance.now() - t0});
-  }
-  tf.dispose([e, c, y]);
+/** Head memory at N=512 tokens, V=8192, where the logits start to dominate. */
+async function showHeadMemory(n: number, v: number) {
+  state.memory = await headMemory(n, CONFIG.dim, v);
   const table = $<HTMLTableElement>('memory');
   for (const r of state.memory) {
     const row = table.insertRow();
@@ -153,7 +133,7 @@ async function train() {
     return v;
   };
   try {
-    await headMemory(512, 8192);
+    await showHeadMemory(512, 8192);
     state.valSteps.push(0);
     state.valLosses.push(await evaluate());
     const t0 = performance.now();

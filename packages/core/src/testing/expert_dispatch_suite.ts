@@ -6,9 +6,8 @@
  * sparse FFN), edge cases, bad input and leaks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {ALL_ENVS, Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {ALL_ENVS, Constraints} from '@tensorflow/tfjs-core/dist/jasmine_util';
 
-import {SLUICE_FORCE_COMPOSITE} from '../flags';
 import {SluiceExpertDispatch, SluiceGroupedMatMul} from '../kernel_names';
 import {expertCombine} from '../ops/expert_combine';
 import {expertDispatch} from '../ops/expert_dispatch';
@@ -19,6 +18,7 @@ import {dispatchReference, expertCombineReference, groupedMatMulReference, moeFf
         routeTopKReference} from '../reference/expert_dispatch_ref';
 
 import {backendTolerance, expectClose} from './expect_close';
+import {describeKernelAndComposite} from './kernel_and_composite';
 import {seededRandom, uniformArray} from './random';
 
 interface DispatchCase {
@@ -68,316 +68,300 @@ function skipCapacity(): boolean {
 }
 
 export function describeExpertDispatchConformance(constraints: Constraints = ALL_ENVS) {
-  for (const forceComposite of [false, true]) {
-    const label = forceComposite ? 'composite' : 'registered kernel or composite';
-    describeWithFlags(`sparse expert dispatch conformance (${label})`, constraints, env => {
-      let tol = 0;
-      beforeAll(() => {
-        tol = backendTolerance(env.backendName);
-      });
-      beforeEach(() => tf.env().set(SLUICE_FORCE_COMPOSITE, forceComposite));
-      afterEach(() => tf.env().set(SLUICE_FORCE_COMPOSITE, false));
+  describeKernelAndComposite('sparse expert dispatch', [SluiceExpertDispatch, SluiceGroupedMatMul], constraints,
+                             env => {
+    const tol = backendTolerance(env.backendName);
 
-      it('runs the path it is named after', () => {
-        for (const name of [SluiceExpertDispatch, SluiceGroupedMatMul]) {
-          if (!forceComposite && tf.getKernel(name, tf.getBackend()) == null) {
-            console.log(`  note: no ${name} kernel on '${tf.getBackend()}': the composite runs`);
-          }
+    const routeCases: Array<[string, number, number, number, 'softmax'|'sigmoid', boolean, boolean|undefined]> = [
+      ['softmax k=2', 13, 5, 2, 'softmax', false, undefined],
+      ['sigmoid k=3 with a selection bias', 11, 6, 3, 'sigmoid', true, undefined],
+      ['k = E, not normalised', 4, 3, 3, 'softmax', false, false],
+      ['k=1 normalised', 9, 4, 1, 'softmax', true, true],
+    ];
+    for (const [name, n, e, k, scoring, withBias, normalize] of routeCases) {
+      it(`routeTopK ${name}: indices, gates and their gradient match float64`, async () => {
+        const logits = uniformArray(seededRandom(n * 7 + e), n * e, -2, 2);
+        const bias = withBias ? uniformArray(seededRandom(3), e, -0.3, 0.3) : null;
+        const norm = normalize ?? k > 1;
+        const ref = routeTopKReference(logits, n, e, k, scoring, bias, norm);
+        const z = tf.tensor2d(logits, [n, e]);
+        const b = bias ? tf.tensor1d(bias) : undefined;
+        const {expertIndices, gates} = routeTopK(z, k, {scoring, bias: b, normalize});
+        expect(Array.from(await expertIndices.data())).toEqual(Array.from(ref.indices));
+        expectClose(await gates.data(), ref.gates, tol, 'gates');
+        // d(Σ gates·w)/dlogits by central differences of the float64 reference (selection fixed).
+        const w = uniformArray(seededRandom(5), n * k, 0.5, 1.5);
+        const g = await tf.grad((x: tf.Tensor) =>
+                                    tf.sum(tf.mul(routeTopK(x as tf.Tensor2D, k, {scoring, bias: b, normalize}).gates,
+                                                  tf.tensor2d(w, [n, k]))))(z).data();
+        const numeric = new Float64Array(n * e);
+        const h = 1e-4;
+        for (let i = 0; i < n * e; ++i) {
+          const at = (delta: number) => {
+            const moved = Float64Array.from(logits);
+            moved[i] += delta;
+            const r = routeTopKReference(moved as unknown as Float32Array, n, e, k, scoring, bias, norm);
+            return r.gates.reduce((a, v, j) => a + v * w[j], 0);
+          };
+          numeric[i] = (at(h) - at(-h)) / (2 * h);
         }
-        expect(tf.getBackend()).toBe(env.backendName);
+        expectClose(g, numeric, Math.max(tol, 1e-3), 'dLogits');
       });
+    }
 
-      const routeCases: Array<[string, number, number, number, 'softmax'|'sigmoid', boolean, boolean|undefined]> = [
-        ['softmax k=2', 13, 5, 2, 'softmax', false, undefined],
-        ['sigmoid k=3 with a selection bias', 11, 6, 3, 'sigmoid', true, undefined],
-        ['k = E, not normalised', 4, 3, 3, 'softmax', false, false],
-        ['k=1 normalised', 9, 4, 1, 'softmax', true, true],
-      ];
-      for (const [name, n, e, k, scoring, withBias, normalize] of routeCases) {
-        it(`routeTopK ${name}: indices, gates and their gradient match float64`, async () => {
-          const logits = uniformArray(seededRandom(n * 7 + e), n * e, -2, 2);
-          const bias = withBias ? uniformArray(seededRandom(3), e, -0.3, 0.3) : null;
-          const norm = normalize ?? k > 1;
-          const ref = routeTopKReference(logits, n, e, k, scoring, bias, norm);
-          const z = tf.tensor2d(logits, [n, e]);
-          const b = bias ? tf.tensor1d(bias) : undefined;
-          const {expertIndices, gates} = routeTopK(z, k, {scoring, bias: b, normalize});
-          expect(Array.from(await expertIndices.data())).toEqual(Array.from(ref.indices));
-          expectClose(await gates.data(), ref.gates, tol, 'gates');
-          // d(Σ gates·w)/dlogits by central differences of the float64 reference (selection fixed).
-          const w = uniformArray(seededRandom(5), n * k, 0.5, 1.5);
-          const g = await tf.grad((x: tf.Tensor) =>
-                                      tf.sum(tf.mul(routeTopK(x as tf.Tensor2D, k, {scoring, bias: b, normalize}).gates,
-                                                    tf.tensor2d(w, [n, k]))))(z).data();
-          const numeric = new Float64Array(n * e);
-          const h = 1e-4;
-          for (let i = 0; i < n * e; ++i) {
-            const at = (delta: number) => {
-              const moved = Float64Array.from(logits);
-              moved[i] += delta;
-              const r = routeTopKReference(moved as unknown as Float32Array, n, e, k, scoring, bias, norm);
-              return r.gates.reduce((a, v, j) => a + v * w[j], 0);
-            };
-            numeric[i] = (at(h) - at(-h)) / (2 * h);
-          }
-          expectClose(g, numeric, Math.max(tol, 1e-3), 'dLogits');
-        });
-      }
+    it('routeTopK: ties go to the lower expert index', async () => {
+      const z = tf.tensor2d([1, 3, 3, 0, 3, 2, 2, 2, 2, 2], [2, 5]);
+      const {expertIndices} = routeTopK(z, 3);
+      expect(Array.from(await expertIndices.data())).toEqual([1, 2, 4, 0, 1, 2]);
+    });
 
-      it('routeTopK: ties go to the lower expert index', async () => {
-        const z = tf.tensor2d([1, 3, 3, 0, 3, 2, 2, 2, 2, 2], [2, 5]);
-        const {expertIndices} = routeTopK(z, 3);
-        expect(Array.from(await expertIndices.data())).toEqual([1, 2, 4, 0, 1, 2]);
-      });
-
-      for (const c of CASES) {
-        it(`expertDispatch ${c.name}: grouping, offsets, drops and dx match the per-expert reference ` +
-               `(N=${c.n}, D=${c.d}, E=${c.e}, k=${c.k})`, async () => {
-          if (c.capacity >= 0 && skipCapacity()) return pending(CAPACITY_SKIP);
-          const indices = makeIndices(c, c.n + c.e);
-          const xv = uniformArray(seededRandom(c.d), c.n * c.d, -1, 1);
-          const ref = dispatchReference(indices, c.e, c.capacity);
-          const order = ref.rowsOfExpert.flat();
-          const x = tf.tensor2d(xv, [c.n, c.d]), idx = tf.tensor2d(indices, [c.n, c.k], 'int32');
-          const options = c.capacity >= 0 ? {capacity: c.capacity} : {};
-          const before = tf.memory().numTensors;
-          const out = expertDispatch(x, idx, c.e, options);
-          expect(Array.from(await out.sourceRows.data())).toEqual(order);
-          const offsets = [0];
-          ref.rowsOfExpert.forEach(r => offsets.push(offsets[offsets.length - 1] + r.length));
-          expect(Array.from(await out.expertOffsets.data())).toEqual(offsets);
-          expect((await out.droppedCount.data())[0]).toBe(ref.dropped);
-          const expectedRows = new Float64Array(order.length * c.d);
-          order.forEach((p, r) => expectedRows.set(xv.subarray(Math.floor(p / c.k) * c.d, (Math.floor(p / c.k) + 1) * c.d),
-                                                   r * c.d));
-          expect(out.dispatched.shape).toEqual([order.length, c.d]);
-          expectClose(await out.dispatched.data(), expectedRows, 0, 'dispatched rows are copies');
-          tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount]);
-          expect(tf.memory().numTensors).toBe(before);
-          // dx of Σ dispatched ⊙ R: each row's R goes back to its token.
-          const rv = uniformArray(seededRandom(9), Math.max(1, order.length * c.d), -1, 1);
-          const dx = await tf.grad((xx: tf.Tensor) => {
-            const d = expertDispatch(xx as tf.Tensor2D, idx, c.e, options).dispatched;
-            return sumAll(tf.mul(d, tf.tensor2d(rv.subarray(0, order.length * c.d), [order.length, c.d])));
-          })(x).data();
-          const expectedDx = new Float64Array(c.n * c.d);
-          order.forEach((p, r) => {
-            const t = Math.floor(p / c.k);
-            for (let q = 0; q < c.d; ++q) expectedDx[t * c.d + q] += rv[r * c.d + q];
-          });
-          expectClose(dx, expectedDx, tol, 'dx');
-          tf.dispose([x, idx]);
-        });
-      }
-
-      it('groupedMatMul: values and gradients (dx, dW) match float64, with empty and one-row segments', async () => {
-        const sizes = [3, 0, 1, 7, 0, 12];
-        const k = 9, h = 5, e = sizes.length, m = sizes.reduce((a, b) => a + b, 0);
-        const xv = uniformArray(seededRandom(21), m * k, -1, 1);
-        const wv = uniformArray(seededRandom(22), e * k * h, -1, 1);
-        const rv = uniformArray(seededRandom(23), m * h, -1, 1);
+    for (const c of CASES) {
+      it(`expertDispatch ${c.name}: grouping, offsets, drops and dx match the per-expert reference ` +
+             `(N=${c.n}, D=${c.d}, E=${c.e}, k=${c.k})`, async () => {
+        if (c.capacity >= 0 && skipCapacity()) return pending(CAPACITY_SKIP);
+        const indices = makeIndices(c, c.n + c.e);
+        const xv = uniformArray(seededRandom(c.d), c.n * c.d, -1, 1);
+        const ref = dispatchReference(indices, c.e, c.capacity);
+        const order = ref.rowsOfExpert.flat();
+        const x = tf.tensor2d(xv, [c.n, c.d]), idx = tf.tensor2d(indices, [c.n, c.k], 'int32');
+        const options = c.capacity >= 0 ? {capacity: c.capacity} : {};
+        const before = tf.memory().numTensors;
+        const out = expertDispatch(x, idx, c.e, options);
+        expect(Array.from(await out.sourceRows.data())).toEqual(order);
         const offsets = [0];
-        sizes.forEach(s => offsets.push(offsets[offsets.length - 1] + s));
-        const x = tf.tensor2d(xv, [m, k]), w = tf.tensor3d(wv, [e, k, h]);
-        const off = tf.tensor1d(offsets, 'int32');
-        const y = groupedMatMul(x, w, off);
-        expectClose(await y.data(), groupedMatMulReference(xv, wv, sizes, k, h), tol, 'y');
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-                                      tf.sum(tf.mul(groupedMatMul(a as tf.Tensor2D, b as tf.Tensor3D, off),
-                                                    tf.tensor2d(rv, [m, h]))))([x, w]);
-        const expDx = new Float64Array(m * k), expDw = new Float64Array(e * k * h);
-        let r = 0;
-        sizes.forEach((rows, ex) => {
-          for (let i = 0; i < rows; ++i, ++r) {
-            for (let q = 0; q < k; ++q) {
-              for (let j = 0; j < h; ++j) {
-                expDx[r * k + q] += rv[r * h + j] * wv[ex * k * h + q * h + j];
-                expDw[ex * k * h + q * h + j] += xv[r * k + q] * rv[r * h + j];
-              }
+        ref.rowsOfExpert.forEach(r => offsets.push(offsets[offsets.length - 1] + r.length));
+        expect(Array.from(await out.expertOffsets.data())).toEqual(offsets);
+        expect((await out.droppedCount.data())[0]).toBe(ref.dropped);
+        const expectedRows = new Float64Array(order.length * c.d);
+        order.forEach((p, r) => expectedRows.set(xv.subarray(Math.floor(p / c.k) * c.d, (Math.floor(p / c.k) + 1) * c.d),
+                                                 r * c.d));
+        expect(out.dispatched.shape).toEqual([order.length, c.d]);
+        expectClose(await out.dispatched.data(), expectedRows, 0, 'dispatched rows are copies');
+        tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount]);
+        expect(tf.memory().numTensors).toBe(before);
+        // dx of Σ dispatched ⊙ R: each row's R goes back to its token.
+        const rv = uniformArray(seededRandom(9), Math.max(1, order.length * c.d), -1, 1);
+        const dx = await tf.grad((xx: tf.Tensor) => {
+          const d = expertDispatch(xx as tf.Tensor2D, idx, c.e, options).dispatched;
+          return sumAll(tf.mul(d, tf.tensor2d(rv.subarray(0, order.length * c.d), [order.length, c.d])));
+        })(x).data();
+        const expectedDx = new Float64Array(c.n * c.d);
+        order.forEach((p, r) => {
+          const t = Math.floor(p / c.k);
+          for (let q = 0; q < c.d; ++q) expectedDx[t * c.d + q] += rv[r * c.d + q];
+        });
+        expectClose(dx, expectedDx, tol, 'dx');
+        tf.dispose([x, idx]);
+      });
+    }
+
+    it('groupedMatMul: values and gradients (dx, dW) match float64, with empty and one-row segments', async () => {
+      const sizes = [3, 0, 1, 7, 0, 12];
+      const k = 9, h = 5, e = sizes.length, m = sizes.reduce((a, b) => a + b, 0);
+      const xv = uniformArray(seededRandom(21), m * k, -1, 1);
+      const wv = uniformArray(seededRandom(22), e * k * h, -1, 1);
+      const rv = uniformArray(seededRandom(23), m * h, -1, 1);
+      const offsets = [0];
+      sizes.forEach(s => offsets.push(offsets[offsets.length - 1] + s));
+      const x = tf.tensor2d(xv, [m, k]), w = tf.tensor3d(wv, [e, k, h]);
+      const off = tf.tensor1d(offsets, 'int32');
+      const y = groupedMatMul(x, w, off);
+      expectClose(await y.data(), groupedMatMulReference(xv, wv, sizes, k, h), tol, 'y');
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+                                    tf.sum(tf.mul(groupedMatMul(a as tf.Tensor2D, b as tf.Tensor3D, off),
+                                                  tf.tensor2d(rv, [m, h]))))([x, w]);
+      const expDx = new Float64Array(m * k), expDw = new Float64Array(e * k * h);
+      let r = 0;
+      sizes.forEach((rows, ex) => {
+        for (let i = 0; i < rows; ++i, ++r) {
+          for (let q = 0; q < k; ++q) {
+            for (let j = 0; j < h; ++j) {
+              expDx[r * k + q] += rv[r * h + j] * wv[ex * k * h + q * h + j];
+              expDw[ex * k * h + q * h + j] += xv[r * k + q] * rv[r * h + j];
             }
           }
-        });
-        expectClose(await dx.data(), expDx, tol, 'dx');
-        expectClose(await dw.data(), expDw, tol, 'dW (0 for the empty experts)');
-        tf.dispose([x, w, off, y, dx, dw]);
-      });
-
-      it('expertCombine: values, dY and dGates match float64, with dropped pairs and tokens without rows',
-         async () => {
-        const n = 7, k = 2, h = 5;
-        // Pairs in expert order as a dispatch would leave them; 3, 8 and 9 are dropped, so token 4 has no row
-        // and tokens 1 and 5 keep one slot.
-        const rowsOf = [0, 5, 12, 1, 6, 10, 2, 11, 4, 13, 7];
-        const m = rowsOf.length;
-        const yv = uniformArray(seededRandom(51), m * h, -1, 1);
-        const gv = uniformArray(seededRandom(52), n * k, 0.1, 1);
-        const rv = uniformArray(seededRandom(53), n * h, -1, 1);
-        const ref = expertCombineReference(yv, rowsOf, gv, n, k, h, rv);
-        const y = tf.tensor2d(yv, [m, h]), rows = tf.tensor1d(rowsOf, 'int32'), g = tf.tensor2d(gv, [n, k]);
-        const before = tf.memory().numTensors;
-        const out = expertCombine(y, rows, g);
-        expect(out.shape).toEqual([n, h]);
-        expectClose(await out.data(), ref.out, tol, 'out');
-        out.dispose();
-        expect(tf.memory().numTensors).toBe(before);
-        const [dy, dg] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-                                      tf.sum(tf.mul(expertCombine(a as tf.Tensor2D, rows, b as tf.Tensor2D),
-                                                    tf.tensor2d(rv, [n, h]))))([y, g]);
-        expectClose(await dy.data(), ref.dY, tol, 'dY');
-        expectClose(await dg.data(), ref.dGates, tol, 'dGates (0 for the dropped pairs)');
-        tf.dispose([y, rows, g, dy, dg]);
-      });
-
-      it('sparse FFN (route → dispatch → groupedMatMul → relu → groupedMatMul → combine) matches the dense ' +
-             'float64 reference, with finite-difference gradients', async () => {
-        const n = 10, d = 6, h = 5, u = 4, e = 4, k = 2;
-        const capacity = skipCapacity() ? -1 : 4;
-        const xv = uniformArray(seededRandom(31), n * d, -1, 1);
-        const lv = uniformArray(seededRandom(32), n * e, -2, 2);
-        const w1v = uniformArray(seededRandom(33), e * d * h, -1, 1);
-        const w2v = uniformArray(seededRandom(34), e * h * u, -1, 1);
-        const rv = uniformArray(seededRandom(35), n * u, -1, 1);
-        const x = tf.tensor2d(xv, [n, d]), logits = tf.tensor2d(lv, [n, e]);
-        const w1 = tf.tensor3d(w1v, [e, d, h]), w2 = tf.tensor3d(w2v, [e, h, u]);
-        const ffn = (xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor, z: tf.Tensor) => {
-          const {expertIndices, gates} = routeTopK(z as tf.Tensor2D, k);
-          const dsp = expertDispatch(xx as tf.Tensor2D, expertIndices, e, capacity >= 0 ? {capacity} : {});
-          const hid = tf.relu(groupedMatMul(dsp.dispatched, a as tf.Tensor3D, dsp.expertOffsets));
-          return expertCombine(groupedMatMul(hid, b as tf.Tensor3D, dsp.expertOffsets), dsp.sourceRows, gates);
-        };
-        const route = routeTopKReference(lv, n, e, k, 'softmax', null, true);
-        const ref = moeFfnReference(xv, n, d, route.indices, route.gates, k, w1v, w2v, h, u, e, capacity);
-        const before = tf.memory().numTensors;
-        const out = tf.tidy(() => ffn(x, w1, w2, logits));
-        expectClose(await out.data(), ref, tol, 'output');
-        out.dispose();
-        expect(tf.memory().numTensors).toBe(before);
-        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, z: tf.Tensor) =>
-                                   tf.sum(tf.mul(ffn(a, b, c, z), tf.tensor2d(rv, [n, u]))))([x, w1, w2, logits]);
-        const lossRef = (xs: Float32Array, a: Float32Array, b: Float32Array, z: Float32Array) => {
-          const rt = routeTopKReference(z, n, e, k, 'softmax', null, true);
-          const o = moeFfnReference(xs, n, d, rt.indices, rt.gates, k, a, b, h, u, e, capacity);
-          return o.reduce((s, v, i) => s + v * rv[i], 0);
-        };
-        const inputs = [xv, w1v, w2v, lv];
-        const step = 1e-3;
-        for (let which = 0; which < 4; ++which) {
-          const analytic = await grads[which].data();
-          const rand = seededRandom(40 + which);
-          const picks = Array.from({length: 10}, () => Math.floor(rand() * inputs[which].length));
-          const numeric = picks.map(i => {
-            const at = (delta: number) => {
-              const moved = inputs.map(a => Float32Array.from(a));
-              moved[which][i] += delta;
-              return lossRef(moved[0], moved[1], moved[2], moved[3]);
-            };
-            return (at(step) - at(-step)) / (2 * step);
-          });
-          expectClose(picks.map(i => analytic[i]), numeric, 2e-2, `input ${which} vs finite differences`);
         }
-        tf.dispose([x, logits, w1, w2, ...grads]);
       });
-
-      it('N=0: every op returns empty results and empty or zero gradients', async () => {
-        const x = tf.zeros([0, 4]) as tf.Tensor2D, z = tf.zeros([0, 3]) as tf.Tensor2D;
-        const w = tf.ones([3, 4, 2]) as tf.Tensor3D;
-        const {expertIndices, gates} = routeTopK(z, 2);
-        expect(expertIndices.shape).toEqual([0, 2]);
-        const d = expertDispatch(x, expertIndices, 3);
-        expect(d.dispatched.shape).toEqual([0, 4]);
-        expect(Array.from(await d.expertOffsets.data())).toEqual([0, 0, 0, 0]);
-        const y = groupedMatMul(d.dispatched, w, d.expertOffsets);
-        expect(y.shape).toEqual([0, 2]);
-        expect(expertCombine(y, d.sourceRows, gates).shape).toEqual([0, 2]);
-        // sumAll: tf.sum of an empty tensor fails on webgl and webgpu.
-        const dw = tf.grad((ww: tf.Tensor) => sumAll(groupedMatMul(d.dispatched, ww as tf.Tensor3D, d.expertOffsets)))(w);
-        expectClose(await dw.data(), new Float64Array(24), 0, 'dW');
-      });
-
-      it('leaks no tensors across forward and backward', async () => {
-        const x = tf.randomNormal([8, 5]) as tf.Tensor2D, z = tf.randomNormal([8, 3]) as tf.Tensor2D;
-        const w = tf.randomNormal([3, 5, 4]) as tf.Tensor3D;
-        const before = tf.memory().numTensors;
-        // The sum is read, so the GPU backends finish the work before it is freed.
-        const total = tf.tidy(() => {
-          const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-            const {expertIndices, gates} = routeTopK(b as tf.Tensor2D, 2);
-            const dsp = expertDispatch(a as tf.Tensor2D, expertIndices, 3, skipCapacity() ? {} : {capacity: 4});
-            return tf.sum(expertCombine(groupedMatMul(dsp.dispatched, w, dsp.expertOffsets), dsp.sourceRows, gates));
-          })([x, z]);
-          return tf.add(tf.sum(grads[0]), tf.sum(grads[1]));
-        });
-        expect(Number.isFinite((await total.data())[0])).toBe(true);
-        total.dispose();
-        expect(tf.memory().numTensors).toBe(before);
-        tf.dispose([x, z, w]);
-      });
-
-      const x = () => tf.zeros([4, 3]) as tf.Tensor2D;
-      const BAD: Array<[string, () => unknown, RegExp]> = [
-        ['routeTopK k > E', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 4),
-         /routeTopK: k must be <= the number of experts E = 3, got 4/],
-        ['routeTopK k < 1', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 0), /routeTopK: k must be an integer >= 1, got 0/],
-        ['routeTopK bias of the wrong length', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 1,
-                                                               {bias: tf.zeros([2]) as tf.Tensor1D}),
-         /options.bias must be of shape \[3\] \(E from routerLogits\), got shape \[2\]/],
-        ['routeTopK unknown scoring', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 1, {scoring: 'tanh' as 'softmax'}),
-         /options.scoring must be one of 'softmax', 'sigmoid', got "tanh"/],
-        ['expertDispatch index out of range', () => expertDispatch(x(), tf.tensor2d([0, 1, 2, 3], [4, 1], 'int32'), 3),
-         /expertDispatch: expertIndices\[3\]\[0\] must be in \[0, 3\), got 3/],
-        ['expertDispatch negative index', () => expertDispatch(x(), tf.tensor2d([0, 1, -1, 2, 0, 1, 1, 1], [4, 2], 'int32'), 3),
-         /expertDispatch: expertIndices\[1\]\[0\] must be in \[0, 3\), got -1/],
-        ['expertDispatch indices for another N', () => expertDispatch(x(), tf.tensor2d([0, 1, 2, 0], [2, 2], 'int32'), 3),
-         /must be of shape \[4, k\] \(N from x\), got shape \[2,2\]/],
-        ['expertDispatch float indices', () => expertDispatch(x(), tf.zeros([4, 1]) as tf.Tensor2D, 3),
-         /expertIndices must be of dtype int32, got float32/],
-        ['expertDispatch negative capacity', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 3,
-                                                                  {capacity: -1}),
-         /options.capacity must be an integer >= 0, got -1/],
-        ['expertDispatch fractional capacity', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 3,
-                                                                    {capacity: 1.5}),
-         /expertDispatch: options.capacity must be an integer, got 1.5/],
-        ['expertDispatch k = 0', () => expertDispatch(x(), tf.zeros([4, 0], 'int32') as tf.Tensor2D, 3),
-         /expertIndices must be of shape \[N, k\] with k >= 1, got shape \[4,0\]/],
-        ['routeTopK fractional k', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 1.5),
-         /routeTopK: k must be an integer, got 1.5/],
-        ['groupedMatMul weights of rank 2', () => groupedMatMul(x(), tf.zeros([3, 5]) as unknown as tf.Tensor3D,
-                                                                tf.tensor1d([0, 4], 'int32')),
-         /groupedMatMul: weights must be rank 3 \[E, D, H\], got rank 2/],
-        ['groupedMatMul float offsets', () => groupedMatMul(x(), tf.zeros([1, 3, 5]) as tf.Tensor3D,
-                                                            tf.tensor1d([0, 4]) as tf.Tensor1D),
-         /groupedMatMul: expertOffsets must be of dtype int32, got float32/],
-        ['expertCombine sourceRows for another M', () => expertCombine(x(), tf.tensor1d([0, 1, 2], 'int32'),
-                                                                       tf.zeros([3, 2]) as tf.Tensor2D),
-         /expertCombine: sourceRows must be of shape \[4\] \(M from y\), got shape \[3\]/],
-        ['expertDispatch numExperts 0', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 0),
-         /numExperts must be an integer >= 1, got 0/],
-        ['groupedMatMul weights D mismatch', () => groupedMatMul(x(), tf.zeros([2, 4, 5]) as tf.Tensor3D,
-                                                                 tf.tensor1d([0, 2, 4], 'int32')),
-         /weights must be of shape \[E, 3, H\] \(D from x\), got shape \[2,4,5\]/],
-        ['groupedMatMul offsets of the wrong length', () => groupedMatMul(x(), tf.zeros([2, 3, 5]) as tf.Tensor3D,
-                                                                          tf.tensor1d([0, 4], 'int32')),
-         /expertOffsets must be of shape \[3\] \(E \+ 1 from weights\), got shape \[2\]/],
-        ['groupedMatMul offsets not ending at M', () => groupedMatMul(x(), tf.zeros([2, 3, 5]) as tf.Tensor3D,
-                                                                      tf.tensor1d([0, 2, 3], 'int32')),
-         /expertOffsets\[2\] must be the number of rows of x \(4\), got 3/],
-        ['groupedMatMul decreasing offsets', () => groupedMatMul(x(), tf.zeros([2, 3, 5]) as tf.Tensor3D,
-                                                                 tf.tensor1d([0, 3, 2], 'int32')),
-         /expertOffsets\[2\] must be >= expertOffsets\[1\] = 3, got 2/],
-        ['expertCombine sourceRows past N·k', () => expertCombine(x(), tf.tensor1d([0, 1, 2, 6], 'int32'),
-                                                                  tf.zeros([3, 2]) as tf.Tensor2D),
-         /sourceRows\[3\] must be in \[0, 6\) \(N·k from gates \[3,2\]\), got 6/],
-        ['expertCombine gates of rank 1', () => expertCombine(x(), tf.tensor1d([0, 1, 2, 3], 'int32'),
-                                                              tf.zeros([4]) as unknown as tf.Tensor2D),
-         /gates must be rank 2 \[N, k\], got rank 1/],
-      ];
-      for (const [name, call, message] of BAD) {
-        it(`${name}: throws a clear error and leaks nothing`, () => {
-          const before = tf.memory().numTensors;
-          tf.tidy(() => expect(call).toThrowError(message));
-          expect(tf.memory().numTensors).toBe(before);
-        });
-      }
+      expectClose(await dx.data(), expDx, tol, 'dx');
+      expectClose(await dw.data(), expDw, tol, 'dW (0 for the empty experts)');
+      tf.dispose([x, w, off, y, dx, dw]);
     });
-  }
+
+    it('expertCombine: values, dY and dGates match float64, with dropped pairs and tokens without rows',
+       async () => {
+      const n = 7, k = 2, h = 5;
+      // Pairs in expert order as a dispatch would leave them; 3, 8 and 9 are dropped, so token 4 has no row
+      // and tokens 1 and 5 keep one slot.
+      const rowsOf = [0, 5, 12, 1, 6, 10, 2, 11, 4, 13, 7];
+      const m = rowsOf.length;
+      const yv = uniformArray(seededRandom(51), m * h, -1, 1);
+      const gv = uniformArray(seededRandom(52), n * k, 0.1, 1);
+      const rv = uniformArray(seededRandom(53), n * h, -1, 1);
+      const ref = expertCombineReference(yv, rowsOf, gv, n, k, h, rv);
+      const y = tf.tensor2d(yv, [m, h]), rows = tf.tensor1d(rowsOf, 'int32'), g = tf.tensor2d(gv, [n, k]);
+      const before = tf.memory().numTensors;
+      const out = expertCombine(y, rows, g);
+      expect(out.shape).toEqual([n, h]);
+      expectClose(await out.data(), ref.out, tol, 'out');
+      out.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      const [dy, dg] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+                                    tf.sum(tf.mul(expertCombine(a as tf.Tensor2D, rows, b as tf.Tensor2D),
+                                                  tf.tensor2d(rv, [n, h]))))([y, g]);
+      expectClose(await dy.data(), ref.dY, tol, 'dY');
+      expectClose(await dg.data(), ref.dGates, tol, 'dGates (0 for the dropped pairs)');
+      tf.dispose([y, rows, g, dy, dg]);
+    });
+
+    it('sparse FFN (route → dispatch → groupedMatMul → relu → groupedMatMul → combine) matches the dense ' +
+           'float64 reference, with finite-difference gradients', async () => {
+      const n = 10, d = 6, h = 5, u = 4, e = 4, k = 2;
+      const capacity = skipCapacity() ? -1 : 4;
+      const xv = uniformArray(seededRandom(31), n * d, -1, 1);
+      const lv = uniformArray(seededRandom(32), n * e, -2, 2);
+      const w1v = uniformArray(seededRandom(33), e * d * h, -1, 1);
+      const w2v = uniformArray(seededRandom(34), e * h * u, -1, 1);
+      const rv = uniformArray(seededRandom(35), n * u, -1, 1);
+      const x = tf.tensor2d(xv, [n, d]), logits = tf.tensor2d(lv, [n, e]);
+      const w1 = tf.tensor3d(w1v, [e, d, h]), w2 = tf.tensor3d(w2v, [e, h, u]);
+      const ffn = (xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor, z: tf.Tensor) => {
+        const {expertIndices, gates} = routeTopK(z as tf.Tensor2D, k);
+        const dsp = expertDispatch(xx as tf.Tensor2D, expertIndices, e, capacity >= 0 ? {capacity} : {});
+        const hid = tf.relu(groupedMatMul(dsp.dispatched, a as tf.Tensor3D, dsp.expertOffsets));
+        return expertCombine(groupedMatMul(hid, b as tf.Tensor3D, dsp.expertOffsets), dsp.sourceRows, gates);
+      };
+      const route = routeTopKReference(lv, n, e, k, 'softmax', null, true);
+      const ref = moeFfnReference(xv, n, d, route.indices, route.gates, k, w1v, w2v, h, u, e, capacity);
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(() => ffn(x, w1, w2, logits));
+      expectClose(await out.data(), ref, tol, 'output');
+      out.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, z: tf.Tensor) =>
+                                 tf.sum(tf.mul(ffn(a, b, c, z), tf.tensor2d(rv, [n, u]))))([x, w1, w2, logits]);
+      const lossRef = (xs: Float32Array, a: Float32Array, b: Float32Array, z: Float32Array) => {
+        const rt = routeTopKReference(z, n, e, k, 'softmax', null, true);
+        const o = moeFfnReference(xs, n, d, rt.indices, rt.gates, k, a, b, h, u, e, capacity);
+        return o.reduce((s, v, i) => s + v * rv[i], 0);
+      };
+      const inputs = [xv, w1v, w2v, lv];
+      const step = 1e-3;
+      for (let which = 0; which < 4; ++which) {
+        const analytic = await grads[which].data();
+        const rand = seededRandom(40 + which);
+        const picks = Array.from({length: 10}, () => Math.floor(rand() * inputs[which].length));
+        const numeric = picks.map(i => {
+          const at = (delta: number) => {
+            const moved = inputs.map(a => Float32Array.from(a));
+            moved[which][i] += delta;
+            return lossRef(moved[0], moved[1], moved[2], moved[3]);
+          };
+          return (at(step) - at(-step)) / (2 * step);
+        });
+        expectClose(picks.map(i => analytic[i]), numeric, 2e-2, `input ${which} vs finite differences`);
+      }
+      tf.dispose([x, logits, w1, w2, ...grads]);
+    });
+
+    it('N=0: every op returns empty results and empty or zero gradients', async () => {
+      const x = tf.zeros([0, 4]) as tf.Tensor2D, z = tf.zeros([0, 3]) as tf.Tensor2D;
+      const w = tf.ones([3, 4, 2]) as tf.Tensor3D;
+      const {expertIndices, gates} = routeTopK(z, 2);
+      expect(expertIndices.shape).toEqual([0, 2]);
+      const d = expertDispatch(x, expertIndices, 3);
+      expect(d.dispatched.shape).toEqual([0, 4]);
+      expect(Array.from(await d.expertOffsets.data())).toEqual([0, 0, 0, 0]);
+      const y = groupedMatMul(d.dispatched, w, d.expertOffsets);
+      expect(y.shape).toEqual([0, 2]);
+      expect(expertCombine(y, d.sourceRows, gates).shape).toEqual([0, 2]);
+      // sumAll: tf.sum of an empty tensor fails on webgl and webgpu.
+      const dw = tf.grad((ww: tf.Tensor) => sumAll(groupedMatMul(d.dispatched, ww as tf.Tensor3D, d.expertOffsets)))(w);
+      expectClose(await dw.data(), new Float64Array(24), 0, 'dW');
+    });
+
+    it('leaks no tensors across forward and backward', async () => {
+      const x = tf.randomNormal([8, 5]) as tf.Tensor2D, z = tf.randomNormal([8, 3]) as tf.Tensor2D;
+      const w = tf.randomNormal([3, 5, 4]) as tf.Tensor3D;
+      const before = tf.memory().numTensors;
+      // The sum is read, so the GPU backends finish the work before it is freed.
+      const total = tf.tidy(() => {
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+          const {expertIndices, gates} = routeTopK(b as tf.Tensor2D, 2);
+          const dsp = expertDispatch(a as tf.Tensor2D, expertIndices, 3, skipCapacity() ? {} : {capacity: 4});
+          return tf.sum(expertCombine(groupedMatMul(dsp.dispatched, w, dsp.expertOffsets), dsp.sourceRows, gates));
+        })([x, z]);
+        return tf.add(tf.sum(grads[0]), tf.sum(grads[1]));
+      });
+      expect(Number.isFinite((await total.data())[0])).toBe(true);
+      total.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, z, w]);
+    });
+
+    const x = () => tf.zeros([4, 3]) as tf.Tensor2D;
+    const BAD: Array<[string, () => unknown, RegExp]> = [
+      ['routeTopK k > E', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 4),
+       /routeTopK: k must be <= the number of experts E = 3, got 4/],
+      ['routeTopK k < 1', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 0), /routeTopK: k must be an integer >= 1, got 0/],
+      ['routeTopK bias of the wrong length', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 1,
+                                                             {bias: tf.zeros([2]) as tf.Tensor1D}),
+       /options.bias must be of shape \[3\] \(E from routerLogits\), got shape \[2\]/],
+      ['routeTopK unknown scoring', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 1, {scoring: 'tanh' as 'softmax'}),
+       /options.scoring must be one of 'softmax', 'sigmoid', got "tanh"/],
+      ['expertDispatch index out of range', () => expertDispatch(x(), tf.tensor2d([0, 1, 2, 3], [4, 1], 'int32'), 3),
+       /expertDispatch: expertIndices\[3\]\[0\] must be in \[0, 3\), got 3/],
+      ['expertDispatch negative index', () => expertDispatch(x(), tf.tensor2d([0, 1, -1, 2, 0, 1, 1, 1], [4, 2], 'int32'), 3),
+       /expertDispatch: expertIndices\[1\]\[0\] must be in \[0, 3\), got -1/],
+      ['expertDispatch indices for another N', () => expertDispatch(x(), tf.tensor2d([0, 1, 2, 0], [2, 2], 'int32'), 3),
+       /must be of shape \[4, k\] \(N from x\), got shape \[2,2\]/],
+      ['expertDispatch float indices', () => expertDispatch(x(), tf.zeros([4, 1]) as tf.Tensor2D, 3),
+       /expertIndices must be of dtype int32, got float32/],
+      ['expertDispatch negative capacity', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 3,
+                                                                {capacity: -1}),
+       /options.capacity must be an integer >= 0, got -1/],
+      ['expertDispatch fractional capacity', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 3,
+                                                                  {capacity: 1.5}),
+       /expertDispatch: options.capacity must be an integer, got 1.5/],
+      ['expertDispatch k = 0', () => expertDispatch(x(), tf.zeros([4, 0], 'int32') as tf.Tensor2D, 3),
+       /expertIndices must be of shape \[N, k\] with k >= 1, got shape \[4,0\]/],
+      ['routeTopK fractional k', () => routeTopK(tf.zeros([4, 3]) as tf.Tensor2D, 1.5),
+       /routeTopK: k must be an integer, got 1.5/],
+      ['groupedMatMul weights of rank 2', () => groupedMatMul(x(), tf.zeros([3, 5]) as unknown as tf.Tensor3D,
+                                                              tf.tensor1d([0, 4], 'int32')),
+       /groupedMatMul: weights must be rank 3 \[E, D, H\], got rank 2/],
+      ['groupedMatMul float offsets', () => groupedMatMul(x(), tf.zeros([1, 3, 5]) as tf.Tensor3D,
+                                                          tf.tensor1d([0, 4]) as tf.Tensor1D),
+       /groupedMatMul: expertOffsets must be of dtype int32, got float32/],
+      ['expertCombine sourceRows for another M', () => expertCombine(x(), tf.tensor1d([0, 1, 2], 'int32'),
+                                                                     tf.zeros([3, 2]) as tf.Tensor2D),
+       /expertCombine: sourceRows must be of shape \[4\] \(M from y\), got shape \[3\]/],
+      ['expertDispatch numExperts 0', () => expertDispatch(x(), tf.zeros([4, 1], 'int32') as tf.Tensor2D, 0),
+       /numExperts must be an integer >= 1, got 0/],
+      ['groupedMatMul weights D mismatch', () => groupedMatMul(x(), tf.zeros([2, 4, 5]) as tf.Tensor3D,
+                                                               tf.tensor1d([0, 2, 4], 'int32')),
+       /weights must be of shape \[E, 3, H\] \(D from x\), got shape \[2,4,5\]/],
+      ['groupedMatMul offsets of the wrong length', () => groupedMatMul(x(), tf.zeros([2, 3, 5]) as tf.Tensor3D,
+                                                                        tf.tensor1d([0, 4], 'int32')),
+       /expertOffsets must be of shape \[3\] \(E \+ 1 from weights\), got shape \[2\]/],
+      ['groupedMatMul offsets not ending at M', () => groupedMatMul(x(), tf.zeros([2, 3, 5]) as tf.Tensor3D,
+                                                                    tf.tensor1d([0, 2, 3], 'int32')),
+       /expertOffsets\[2\] must be the number of rows of x \(4\), got 3/],
+      ['groupedMatMul decreasing offsets', () => groupedMatMul(x(), tf.zeros([2, 3, 5]) as tf.Tensor3D,
+                                                               tf.tensor1d([0, 3, 2], 'int32')),
+       /expertOffsets\[2\] must be >= expertOffsets\[1\] = 3, got 2/],
+      ['expertCombine sourceRows past N·k', () => expertCombine(x(), tf.tensor1d([0, 1, 2, 6], 'int32'),
+                                                                tf.zeros([3, 2]) as tf.Tensor2D),
+       /sourceRows\[3\] must be in \[0, 6\) \(N·k from gates \[3,2\]\), got 6/],
+      ['expertCombine gates of rank 1', () => expertCombine(x(), tf.tensor1d([0, 1, 2, 3], 'int32'),
+                                                            tf.zeros([4]) as unknown as tf.Tensor2D),
+       /gates must be rank 2 \[N, k\], got rank 1/],
+    ];
+    for (const [name, call, message] of BAD) {
+      it(`${name}: throws a clear error and leaks nothing`, () => {
+        const before = tf.memory().numTensors;
+        tf.tidy(() => expect(call).toThrowError(message));
+        expect(tf.memory().numTensors).toBe(before);
+      });
+    }
+  });
 }

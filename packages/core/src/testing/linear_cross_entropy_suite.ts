@@ -7,13 +7,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {ALL_ENVS, Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 
-import {SLUICE_FORCE_COMPOSITE} from '../flags';
 import {SluiceLinearCrossEntropy} from '../kernel_names';
 import {linearCrossEntropy} from '../ops/linear_cross_entropy';
 import type {LinearCrossEntropyOptions} from '../ops/linear_cross_entropy_options';
 import {lceReferenceBackward, lceReferenceForward, lceReferenceReduce, LceRefInput} from '../reference/linear_cross_entropy_ref';
 
 import {backendTolerance, expectClose} from './expect_close';
+import {describeKernelAndComposite} from './kernel_and_composite';
 import {randomLabels, seededRandom, uniformArray} from './random';
 
 type RefOptions = Pick<LceRefInput, 'ignoreIndex'|'softcap'|'labelSmoothing'|'zLoss'|'maxSup'>;
@@ -133,137 +133,121 @@ const SHAPE_CASES: Array<[string, Case]> = [
 ];
 
 export function describeLinearCrossEntropyConformance(constraints: Constraints = ALL_ENVS) {
-  for (const forceComposite of [false, true]) {
-    const label = forceComposite ? 'composite' : 'registered kernel or composite';
-    describeWithFlags(`linearCrossEntropy conformance (${label})`, constraints, env => {
-      let tol = 0;
-      beforeAll(() => {
-        tol = backendTolerance(env.backendName);
-      });
-      beforeEach(() => tf.env().set(SLUICE_FORCE_COMPOSITE, forceComposite));
-      afterEach(() => tf.env().set(SLUICE_FORCE_COMPOSITE, false));
+  describeKernelAndComposite('linearCrossEntropy', [SluiceLinearCrossEntropy], constraints, env => {
+    const tol = backendTolerance(env.backendName);
 
-      it('runs the path it is named after', () => {
-        const hasKernel = tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) != null;
-        if (!forceComposite && !hasKernel) {
-          console.log(`  note: no SluiceLinearCrossEntropy kernel on '${tf.getBackend()}': the composite runs`);
-        }
-        expect(tf.getBackend()).toBe(env.backendName);
-      });
+    for (const [name, k] of [...OPTION_CASES, ...SHAPE_CASES]) {
+      it(`${name}: loss and gradients match float64 (N=${k.n}, V=${k.v}, D=${k.d})`,
+         async () => checkAgainstReference(k, tol));
+    }
 
-      for (const [name, k] of [...OPTION_CASES, ...SHAPE_CASES]) {
-        it(`${name}: loss and gradients match float64 (N=${k.n}, V=${k.v}, D=${k.d})`,
-           async () => checkAgainstReference(k, tol));
-      }
-
-      it('N=0 gives an empty per-token loss, 0 mean, and empty/zero gradients', async () => {
-        const e = tf.zeros([0, 4]) as tf.Tensor2D, c = tf.ones([3, 4]) as tf.Tensor2D;
-        const y = tf.tensor1d([], 'int32');
-        expect(linearCrossEntropy(e, c, y, {reduction: 'none'}).shape).toEqual([0]);
-        const [de, dc] = tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
-                                      linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y) as tf.Scalar)([e, c]);
-        expect(await linearCrossEntropy(e, c, y).data()).toEqual(new Float32Array([0]));
-        expect(de.shape).toEqual([0, 4]);
-        expectClose(await dc.data(), new Float64Array(12), 0, 'dClassifier');
-      });
-
-      it('an all-ignored batch gives 0 loss and zero gradients (mean, sum and none)', async () => {
-        const {e, c, y} = build({n: 6, v: 11, d: 5, seed: 31, ignoreFraction: 1});
-        for (const reduction of ['mean', 'sum', 'none'] as const) {
-          const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor) =>
-              tf.sum(linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {reduction, ...ALL})) as tf.Scalar)(
-              [e, c]);
-          expect(await value.data()).withContext(reduction).toEqual(new Float32Array([0]));
-          expectClose(await grads[0].data(), new Float64Array(30), 0, `${reduction} dEmbeddings`);
-          expectClose(await grads[1].data(), new Float64Array(55), 0, `${reduction} dClassifier`);
-        }
-      });
-
-      it('returnLse gives every token\'s lse, and gradients flow through it', async () => {
-        const k: Case = {n: 37, v: 129, d: 11, seed: 32, withBias: true, ignoreFraction: 0.3, options: {...ALL}};
-        const {ref, e, c, y, b} = build(k);
-        const fwd = lceReferenceForward(ref);
-        const {loss, lse} = linearCrossEntropy(e, c, y, {...k.options, bias: b, returnLse: true});
-        expect(lse.shape).toEqual([k.n]);
-        expectClose(await lse.data(), fwd.lse, tol, 'lse');
-        expectClose(await loss.data(), [lceReferenceReduce(ref, fwd.losses, 'mean')], tol, 'loss');
-        // d/dθ (loss + 0.3 Σ lse²): lse's upstream gradient is 0.6·lse per token.
-        const [de, dc, db] = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => {
-          const r = linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y,
-                                       {...k.options, bias: bb as tf.Tensor1D, returnLse: true});
-          return tf.add(r.loss, tf.mul(0.3, tf.sum(tf.square(r.lse)))) as tf.Scalar;
-        })([e, c, b!]);
-        const kept = Array.from(ref.labels).filter(l => l !== -100).length;
-        const expected = lceReferenceBackward(ref, fwd, new Float64Array(k.n).fill(1 / kept),
-                                              fwd.lse.map(l => 0.6 * l));
-        expectClose(await de.data(), expected.dEmbeddings, tol, 'dEmbeddings');
-        expectClose(await dc.data(), expected.dClassifier, tol, 'dClassifier');
-        expectClose(await db.data(), expected.dBias, tol, 'dBias');
-      });
-
-      it('gradients agree with central finite differences of the op itself', async () => {
-        const k: Case = {n: 3, v: 7, d: 4, seed: 33, withBias: true, options: {...ALL, softcap: 3}};
-        const {e, c, y, b} = build(k);
-        const f = (ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) =>
-            linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {...k.options, bias: bb as tf.Tensor1D,
-                                                                          reduction: 'sum'}) as tf.Scalar;
-        const analytic = tf.grads(f)([e, c, b!]);
-        const inputs: tf.Tensor[] = [e, c, b!];
-        const h = 1e-2;
-        for (let which = 0; which < 3; ++which) {
-          // Async reads: webgpu's dataSync needs OffscreenCanvas, which Node (Dawn) lacks.
-          const base = await inputs[which].data();
-          const numeric = new Float64Array(base.length);
-          for (let i = 0; i < base.length; ++i) {
-            const at = async (delta: number) => {
-              const loss = tf.tidy(() => {
-                const moved = Float32Array.from(base);
-                moved[i] += delta;
-                const args = inputs.slice();
-                args[which] = tf.tensor(moved, inputs[which].shape);
-                return f(args[0], args[1], args[2]);
-              });
-              const value = (await loss.data())[0];
-              loss.dispose();
-              return value;
-            };
-            numeric[i] = (await at(h) - await at(-h)) / (2 * h);
-          }
-          expectClose(await analytic[which].data(), numeric, 2e-2, `input ${which} vs finite differences`);
-        }
-      });
-
-      it('works with tf.train optimizers: Adam lowers the loss', async () => {
-        const {e, c, y} = build({n: 64, v: 97, d: 8, seed: 34, ignoreFraction: 0.1});
-        const cv = tf.variable(c);
-        const opt = tf.train.adam(0.1);
-        const lossOf = () => linearCrossEntropy(e, cv as tf.Tensor2D, y, {labelSmoothing: 0.05}) as tf.Scalar;
-        const first = (await lossOf().data())[0];
-        for (let step = 0; step < 30; ++step) {
-          tf.dispose(opt.minimize(lossOf, true) ?? []);
-        }
-        const last = (await lossOf().data())[0];
-        expect(last).toBeLessThan(first * 0.8);
-        opt.dispose();
-      });
-
-      it('leaks no tensors in forward, backward or on error', async () => {
-        const {e, c, y, b} = build({n: 20, v: 33, d: 7, seed: 35, withBias: true, ignoreFraction: 0.2});
-        const before = tf.memory().numTensors;
-        for (const returnLse of [false, true]) {
-          const out = linearCrossEntropy(e, c, y, {bias: b, ...ALL, returnLse});
-          tf.dispose(out as tf.Tensor);
-          tf.dispose(out as unknown as tf.TensorContainer);
-        }
-        const g = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) =>
-            linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {bias: bb as tf.Tensor1D, ...ALL}) as
-                tf.Scalar)([e, c, b!]);
-        tf.dispose(g);
-        expect(() => linearCrossEntropy(e, c, tf.tensor1d([1], 'int32'))).toThrowError();
-        expect(tf.memory().numTensors).toBe(before + 1);  // the tensor1d made for the bad call
-      });
+    it('N=0 gives an empty per-token loss, 0 mean, and empty/zero gradients', async () => {
+      const e = tf.zeros([0, 4]) as tf.Tensor2D, c = tf.ones([3, 4]) as tf.Tensor2D;
+      const y = tf.tensor1d([], 'int32');
+      expect(linearCrossEntropy(e, c, y, {reduction: 'none'}).shape).toEqual([0]);
+      const [de, dc] = tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+                                    linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y) as tf.Scalar)([e, c]);
+      expect(await linearCrossEntropy(e, c, y).data()).toEqual(new Float32Array([0]));
+      expect(de.shape).toEqual([0, 4]);
+      expectClose(await dc.data(), new Float64Array(12), 0, 'dClassifier');
     });
-  }
+
+    it('an all-ignored batch gives 0 loss and zero gradients (mean, sum and none)', async () => {
+      const {e, c, y} = build({n: 6, v: 11, d: 5, seed: 31, ignoreFraction: 1});
+      for (const reduction of ['mean', 'sum', 'none'] as const) {
+        const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor) =>
+            tf.sum(linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {reduction, ...ALL})) as tf.Scalar)(
+            [e, c]);
+        expect(await value.data()).withContext(reduction).toEqual(new Float32Array([0]));
+        expectClose(await grads[0].data(), new Float64Array(30), 0, `${reduction} dEmbeddings`);
+        expectClose(await grads[1].data(), new Float64Array(55), 0, `${reduction} dClassifier`);
+      }
+    });
+
+    it('returnLse gives every token\'s lse, and gradients flow through it', async () => {
+      const k: Case = {n: 37, v: 129, d: 11, seed: 32, withBias: true, ignoreFraction: 0.3, options: {...ALL}};
+      const {ref, e, c, y, b} = build(k);
+      const fwd = lceReferenceForward(ref);
+      const {loss, lse} = linearCrossEntropy(e, c, y, {...k.options, bias: b, returnLse: true});
+      expect(lse.shape).toEqual([k.n]);
+      expectClose(await lse.data(), fwd.lse, tol, 'lse');
+      expectClose(await loss.data(), [lceReferenceReduce(ref, fwd.losses, 'mean')], tol, 'loss');
+      // d/dθ (loss + 0.3 Σ lse²): lse's upstream gradient is 0.6·lse per token.
+      const [de, dc, db] = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => {
+        const r = linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y,
+                                     {...k.options, bias: bb as tf.Tensor1D, returnLse: true});
+        return tf.add(r.loss, tf.mul(0.3, tf.sum(tf.square(r.lse)))) as tf.Scalar;
+      })([e, c, b!]);
+      const kept = Array.from(ref.labels).filter(l => l !== -100).length;
+      const expected = lceReferenceBackward(ref, fwd, new Float64Array(k.n).fill(1 / kept),
+                                            fwd.lse.map(l => 0.6 * l));
+      expectClose(await de.data(), expected.dEmbeddings, tol, 'dEmbeddings');
+      expectClose(await dc.data(), expected.dClassifier, tol, 'dClassifier');
+      expectClose(await db.data(), expected.dBias, tol, 'dBias');
+    });
+
+    it('gradients agree with central finite differences of the op itself', async () => {
+      const k: Case = {n: 3, v: 7, d: 4, seed: 33, withBias: true, options: {...ALL, softcap: 3}};
+      const {e, c, y, b} = build(k);
+      const f = (ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) =>
+          linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {...k.options, bias: bb as tf.Tensor1D,
+                                                                        reduction: 'sum'}) as tf.Scalar;
+      const analytic = tf.grads(f)([e, c, b!]);
+      const inputs: tf.Tensor[] = [e, c, b!];
+      const h = 1e-2;
+      for (let which = 0; which < 3; ++which) {
+        // Async reads: webgpu's dataSync needs OffscreenCanvas, which Node (Dawn) lacks.
+        const base = await inputs[which].data();
+        const numeric = new Float64Array(base.length);
+        for (let i = 0; i < base.length; ++i) {
+          const at = async (delta: number) => {
+            const loss = tf.tidy(() => {
+              const moved = Float32Array.from(base);
+              moved[i] += delta;
+              const args = inputs.slice();
+              args[which] = tf.tensor(moved, inputs[which].shape);
+              return f(args[0], args[1], args[2]);
+            });
+            const value = (await loss.data())[0];
+            loss.dispose();
+            return value;
+          };
+          numeric[i] = (await at(h) - await at(-h)) / (2 * h);
+        }
+        expectClose(await analytic[which].data(), numeric, 2e-2, `input ${which} vs finite differences`);
+      }
+    });
+
+    it('works with tf.train optimizers: Adam lowers the loss', async () => {
+      const {e, c, y} = build({n: 64, v: 97, d: 8, seed: 34, ignoreFraction: 0.1});
+      const cv = tf.variable(c);
+      const opt = tf.train.adam(0.1);
+      const lossOf = () => linearCrossEntropy(e, cv as tf.Tensor2D, y, {labelSmoothing: 0.05}) as tf.Scalar;
+      const first = (await lossOf().data())[0];
+      for (let step = 0; step < 30; ++step) {
+        tf.dispose(opt.minimize(lossOf, true) ?? []);
+      }
+      const last = (await lossOf().data())[0];
+      expect(last).toBeLessThan(first * 0.8);
+      opt.dispose();
+    });
+
+    it('leaks no tensors in forward, backward or on error', async () => {
+      const {e, c, y, b} = build({n: 20, v: 33, d: 7, seed: 35, withBias: true, ignoreFraction: 0.2});
+      const before = tf.memory().numTensors;
+      for (const returnLse of [false, true]) {
+        const out = linearCrossEntropy(e, c, y, {bias: b, ...ALL, returnLse});
+        tf.dispose(out as tf.Tensor);
+        tf.dispose(out as unknown as tf.TensorContainer);
+      }
+      const g = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) =>
+          linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {bias: bb as tf.Tensor1D, ...ALL}) as
+              tf.Scalar)([e, c, b!]);
+      tf.dispose(g);
+      expect(() => linearCrossEntropy(e, c, tf.tensor1d([1], 'int32'))).toThrowError();
+      expect(tf.memory().numTensors).toBe(before + 1);  // the tensor1d made for the bad call
+    });
+  });
 
   describeWithFlags('linearCrossEntropy bad input', constraints, () => {
     type Inputs = Record<'e'|'c'|'y'|'e1'|'eInt'|'c52'|'c03'|'y2'|'yFloat'|'yOut'|'yNeg'|'b4', tf.Tensor>;

@@ -9,13 +9,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {ALL_ENVS, Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 
-import {SLUICE_FORCE_COMPOSITE} from '../flags';
 import {SluiceTopOneSuppression} from '../kernel_names';
 import {topOneSuppression} from '../ops/top_one_suppression';
 import {sumAll} from '../ops/sum_all';
 import {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from '../reference/top_one_suppression_ref';
 
 import {backendTolerance, expectClose} from './expect_close';
+import {describeKernelAndComposite} from './kernel_and_composite';
 import {seededRandom, uniformArray} from './random';
 
 interface Case {
@@ -80,130 +80,114 @@ function tiedLogits(): {values: Float32Array, n: number, v: number, firstMax: nu
 }
 
 export function describeTopOneSuppressionConformance(constraints: Constraints = ALL_ENVS) {
-  for (const forceComposite of [false, true]) {
-    const label = forceComposite ? 'composite' : 'registered kernel or composite';
-    describeWithFlags(`topOneSuppression conformance (${label})`, constraints, env => {
-      let tol = 0;
-      beforeAll(() => {
-        tol = backendTolerance(env.backendName);
-      });
-      beforeEach(() => tf.env().set(SLUICE_FORCE_COMPOSITE, forceComposite));
-      afterEach(() => tf.env().set(SLUICE_FORCE_COMPOSITE, false));
+  describeKernelAndComposite('topOneSuppression', [SluiceTopOneSuppression], constraints, env => {
+    const tol = backendTolerance(env.backendName);
 
-      it('runs the path it is named after', () => {
-        const hasKernel = tf.getKernel(SluiceTopOneSuppression, tf.getBackend()) != null;
-        if (!forceComposite && !hasKernel) {
-          console.log(`  note: no SluiceTopOneSuppression kernel on '${tf.getBackend()}': the composite runs`);
+    for (const [name, k] of CASES) {
+      it(`${name}: penalty and gradient match float64 (N=${k.n}, V=${k.v})`,
+         async () => checkAgainstReference(randomLogits(k), k.n, k.v, k.alpha, tol, k.seed));
+    }
+
+    it('ties: the gradient goes to the first maximum only', async () => {
+      const {values, n, v, firstMax, laterMax} = tiedLogits();
+      const alpha = 0.4;
+      await checkAgainstReference(values, n, v, alpha, tol, 42);
+      // Spelled out, independent of the reference's own argmax.
+      const g = await tf.grad((z: tf.Tensor) => tf.sum(topOneSuppression(z as tf.Tensor2D, alpha)))(
+                    tf.tensor2d(values, [n, v])).data();
+      for (let i = 0; i < n; ++i) {
+        expect(g[i * v + firstMax[i]]).withContext(`row ${i}, first maximum`).toBeCloseTo(alpha * (1 - 1 / v), 5);
+        for (const j of laterMax[i]) {
+          expect(g[i * v + j]).withContext(`row ${i}, later maximum at ${j}`).toBeCloseTo(-alpha / v, 5);
         }
-        expect(tf.getBackend()).toBe(env.backendName);
-      });
-
-      for (const [name, k] of CASES) {
-        it(`${name}: penalty and gradient match float64 (N=${k.n}, V=${k.v})`,
-           async () => checkAgainstReference(randomLogits(k), k.n, k.v, k.alpha, tol, k.seed));
       }
-
-      it('ties: the gradient goes to the first maximum only', async () => {
-        const {values, n, v, firstMax, laterMax} = tiedLogits();
-        const alpha = 0.4;
-        await checkAgainstReference(values, n, v, alpha, tol, 42);
-        // Spelled out, independent of the reference's own argmax.
-        const g = await tf.grad((z: tf.Tensor) => tf.sum(topOneSuppression(z as tf.Tensor2D, alpha)))(
-                      tf.tensor2d(values, [n, v])).data();
-        for (let i = 0; i < n; ++i) {
-          expect(g[i * v + firstMax[i]]).withContext(`row ${i}, first maximum`).toBeCloseTo(alpha * (1 - 1 / v), 5);
-          for (const j of laterMax[i]) {
-            expect(g[i * v + j]).withContext(`row ${i}, later maximum at ${j}`).toBeCloseTo(-alpha / v, 5);
-          }
-        }
-      });
-
-      it('N=0 gives an empty penalty and an empty gradient', async () => {
-        const z = tf.zeros([0, 5]) as tf.Tensor2D;
-        const p = topOneSuppression(z, 0.3);
-        expect(p.shape).toEqual([0]);
-        // sumAll: tf.sum of an empty tensor fails on webgl.
-        const g = tf.grad((x: tf.Tensor) => sumAll(topOneSuppression(x as tf.Tensor2D, 0.3)))(z);
-        expect(g.shape).toEqual([0, 5]);
-        expect((await g.data()).length).toBe(0);
-      });
-
-      it('a NaN makes its row NaN and leaves the other rows exact', async () => {
-        const n = 4, v = 37, alpha = 0.3;
-        const values = uniformArray(seededRandom(51), n * v, -2, 2);
-        values[1 * v + 5] = NaN;
-        values[3 * v + 0] = NaN;  // at the first position, where a running max starts
-        const weights = [0.7, 1.1, 1.3, 0.9];
-        const z = tf.tensor2d(values, [n, v]);
-        const p = await topOneSuppression(z, alpha).data();
-        const g = await tf.grad((x: tf.Tensor) =>
-                                    tf.sum(tf.mul(topOneSuppression(x as tf.Tensor2D, alpha), weights)))(z).data();
-        const fwd = topOneSuppressionReferenceForward(values, n, v, alpha);
-        const dRef = topOneSuppressionReferenceBackward(fwd, v, alpha, weights);
-        expect(Number.isNaN(p[1])).withContext(`penalty[1] = ${p[1]}`).toBe(true);
-        expect(Number.isNaN(p[3])).withContext(`penalty[3] = ${p[3]}`).toBe(true);
-        for (const i of [0, 2]) {
-          expectClose([p[i]], [fwd.penalty[i]], tol, `penalty[${i}]`);
-          expectClose(g.slice(i * v, (i + 1) * v), dRef.slice(i * v, (i + 1) * v), tol, `dLogits row ${i}`);
-        }
-      });
-
-      it('gradient agrees with central finite differences of the op itself', async () => {
-        const n = 4, v = 9, alpha = 0.7;
-        const rand = seededRandom(61);
-        const base = uniformArray(rand, n * v, -1, 1);
-        for (let i = 0; i < n; ++i) {
-          base[i * v + Math.floor(rand() * v)] = 1.5;  // a clear maximum: differences stay on one linear piece
-        }
-        const weights = tf.tensor1d([0.5, 1, 1.5, 2]);
-        const f = (z: tf.Tensor) => tf.sum(tf.mul(topOneSuppression(z as tf.Tensor2D, alpha), weights));
-        const analytic = await tf.grad(f)(tf.tensor2d(base, [n, v])).data();
-        const h = 1e-2;
-        const numeric = new Float64Array(n * v);
-        for (let i = 0; i < n * v; ++i) {
-          // Async reads: webgpu's dataSync needs OffscreenCanvas, which Node (Dawn) lacks.
-          const at = async (delta: number) => {
-            const loss = tf.tidy(() => {
-              const moved = Float32Array.from(base);
-              moved[i] += delta;
-              return f(tf.tensor2d(moved, [n, v]));
-            });
-            const value = (await loss.data())[0];
-            loss.dispose();
-            return value;
-          };
-          numeric[i] = (await at(h) - await at(-h)) / (2 * h);
-        }
-        expectClose(analytic, numeric, 2e-2, 'dLogits vs finite differences');
-      });
-
-      it('works with tf.train optimizers: SGD shrinks the top-1 gap', async () => {
-        const z = tf.variable(tf.tensor2d(uniformArray(seededRandom(71), 6 * 13, -2, 2), [6, 13]));
-        const opt = tf.train.sgd(0.5);
-        const gap = () => tf.sum(topOneSuppression(z, 1)) as tf.Scalar;
-        const first = (await gap().data())[0];
-        for (let step = 0; step < 10; ++step) {
-          opt.minimize(gap);
-        }
-        expect((await gap().data())[0]).toBeLessThan(first * 0.5);
-        opt.dispose();
-        z.dispose();
-      });
-
-      it('leaks no tensors in forward, backward or on error', () => {
-        const z = tf.tensor2d(uniformArray(seededRandom(81), 7 * 11), [7, 11]);
-        const before = tf.memory().numTensors;
-        topOneSuppression(z, 0.2).dispose();
-        topOneSuppression(z).dispose();
-        tf.grad((x: tf.Tensor) => tf.sum(topOneSuppression(x as tf.Tensor2D, 0.2)))(z).dispose();
-        const {value, grads} = tf.valueAndGrads((x: tf.Tensor) => tf.sum(topOneSuppression(x as tf.Tensor2D)))([z]);
-        tf.dispose([value, grads]);
-        expect(() => topOneSuppression(z, -1)).toThrowError();
-        expect(tf.memory().numTensors).toBe(before);
-        z.dispose();
-      });
     });
-  }
+
+    it('N=0 gives an empty penalty and an empty gradient', async () => {
+      const z = tf.zeros([0, 5]) as tf.Tensor2D;
+      const p = topOneSuppression(z, 0.3);
+      expect(p.shape).toEqual([0]);
+      // sumAll: tf.sum of an empty tensor fails on webgl.
+      const g = tf.grad((x: tf.Tensor) => sumAll(topOneSuppression(x as tf.Tensor2D, 0.3)))(z);
+      expect(g.shape).toEqual([0, 5]);
+      expect((await g.data()).length).toBe(0);
+    });
+
+    it('a NaN makes its row NaN and leaves the other rows exact', async () => {
+      const n = 4, v = 37, alpha = 0.3;
+      const values = uniformArray(seededRandom(51), n * v, -2, 2);
+      values[1 * v + 5] = NaN;
+      values[3 * v + 0] = NaN;  // at the first position, where a running max starts
+      const weights = [0.7, 1.1, 1.3, 0.9];
+      const z = tf.tensor2d(values, [n, v]);
+      const p = await topOneSuppression(z, alpha).data();
+      const g = await tf.grad((x: tf.Tensor) =>
+                                  tf.sum(tf.mul(topOneSuppression(x as tf.Tensor2D, alpha), weights)))(z).data();
+      const fwd = topOneSuppressionReferenceForward(values, n, v, alpha);
+      const dRef = topOneSuppressionReferenceBackward(fwd, v, alpha, weights);
+      expect(Number.isNaN(p[1])).withContext(`penalty[1] = ${p[1]}`).toBe(true);
+      expect(Number.isNaN(p[3])).withContext(`penalty[3] = ${p[3]}`).toBe(true);
+      for (const i of [0, 2]) {
+        expectClose([p[i]], [fwd.penalty[i]], tol, `penalty[${i}]`);
+        expectClose(g.slice(i * v, (i + 1) * v), dRef.slice(i * v, (i + 1) * v), tol, `dLogits row ${i}`);
+      }
+    });
+
+    it('gradient agrees with central finite differences of the op itself', async () => {
+      const n = 4, v = 9, alpha = 0.7;
+      const rand = seededRandom(61);
+      const base = uniformArray(rand, n * v, -1, 1);
+      for (let i = 0; i < n; ++i) {
+        base[i * v + Math.floor(rand() * v)] = 1.5;  // a clear maximum: differences stay on one linear piece
+      }
+      const weights = tf.tensor1d([0.5, 1, 1.5, 2]);
+      const f = (z: tf.Tensor) => tf.sum(tf.mul(topOneSuppression(z as tf.Tensor2D, alpha), weights));
+      const analytic = await tf.grad(f)(tf.tensor2d(base, [n, v])).data();
+      const h = 1e-2;
+      const numeric = new Float64Array(n * v);
+      for (let i = 0; i < n * v; ++i) {
+        // Async reads: webgpu's dataSync needs OffscreenCanvas, which Node (Dawn) lacks.
+        const at = async (delta: number) => {
+          const loss = tf.tidy(() => {
+            const moved = Float32Array.from(base);
+            moved[i] += delta;
+            return f(tf.tensor2d(moved, [n, v]));
+          });
+          const value = (await loss.data())[0];
+          loss.dispose();
+          return value;
+        };
+        numeric[i] = (await at(h) - await at(-h)) / (2 * h);
+      }
+      expectClose(analytic, numeric, 2e-2, 'dLogits vs finite differences');
+    });
+
+    it('works with tf.train optimizers: SGD shrinks the top-1 gap', async () => {
+      const z = tf.variable(tf.tensor2d(uniformArray(seededRandom(71), 6 * 13, -2, 2), [6, 13]));
+      const opt = tf.train.sgd(0.5);
+      const gap = () => tf.sum(topOneSuppression(z, 1)) as tf.Scalar;
+      const first = (await gap().data())[0];
+      for (let step = 0; step < 10; ++step) {
+        opt.minimize(gap);
+      }
+      expect((await gap().data())[0]).toBeLessThan(first * 0.5);
+      opt.dispose();
+      z.dispose();
+    });
+
+    it('leaks no tensors in forward, backward or on error', () => {
+      const z = tf.tensor2d(uniformArray(seededRandom(81), 7 * 11), [7, 11]);
+      const before = tf.memory().numTensors;
+      topOneSuppression(z, 0.2).dispose();
+      topOneSuppression(z).dispose();
+      tf.grad((x: tf.Tensor) => tf.sum(topOneSuppression(x as tf.Tensor2D, 0.2)))(z).dispose();
+      const {value, grads} = tf.valueAndGrads((x: tf.Tensor) => tf.sum(topOneSuppression(x as tf.Tensor2D)))([z]);
+      tf.dispose([value, grads]);
+      expect(() => topOneSuppression(z, -1)).toThrowError();
+      expect(tf.memory().numTensors).toBe(before);
+      z.dispose();
+    });
+  });
 
   describeWithFlags('topOneSuppression bad input', constraints, () => {
     type Inputs = Record<'z'|'z1'|'z3'|'zInt'|'z0'|'gone', tf.Tensor>;

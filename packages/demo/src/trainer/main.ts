@@ -8,8 +8,6 @@ import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import '@sluice/backend-cpu';
 
 import * as tf from '@tensorflow/tfjs-core';
-import {linearCrossEntropy} from '@sluice/core';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
 import {mkdirSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 
@@ -17,8 +15,9 @@ import {parseTrainerArgs, TrainerArgs, usage} from './args';
 import {readCheckpoint, TensorEntry, writeCheckpoint} from './checkpoint';
 import {defaultCorpusPath, readCorpus, rng, sampleBatch, tokenize, unigramEntropy, UsageError,
         Vocabulary} from './corpus';
+import {headMemory} from './head_memory';
 import {ModelConfig, TinyMoELM} from './model';
-import {History, MemoryRow, renderReport} from './report';
+import {History, renderReport} from './report';
 
 async function selectBackend(wanted: string): Promise<string> {
   if (wanted === 'auto' || wanted === 'tensorflow') {
@@ -56,34 +55,6 @@ function progressLine(step: number, total: number, loss: number, tokensPerSecond
   const load = loads.map(l => l.map(v => (100 * v).toFixed(0).padStart(2)).join(' ')).join(' | ');
   return `step ${String(step).padStart(String(total).length)}/${total} [${bar}] loss ${loss.toFixed(3)} ` +
       `${Math.round(tokensPerSecond)} tok/s  load% ${load}  MaxVio ${maxVio.map(v => v.toFixed(2)).join(' ')}`;
-}
-
-/**
- * Peak tracked memory and time of one forward + backward of the head at the
- * training shape, naive (the N×V logits) against fused.
- */
-async function headMemory(n: number, d: number, v: number): Promise<MemoryRow[]> {
-  const e = tf.randomNormal([n, d], 0, 1, 'float32', 1) as tf.Tensor2D;
-  const c = tf.randomNormal([v, d], 0, 1 / Math.sqrt(d), 'float32', 2) as tf.Tensor2D;
-  const y = tf.randomUniform([n], 0, v, 'int32', 3) as tf.Tensor1D;
-  const variants: Array<[string, () => tf.Tensor[]]> = [
-    ['naive: matMul + softmaxCrossEntropy', () => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
-        tf.losses.softmaxCrossEntropy(tf.oneHot(y, v), tf.matMul(ee, cc, false, true)) as tf.Scalar)([e, c])],
-    ['fused linearCrossEntropy', () => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
-        linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y) as tf.Scalar)([e, c])],
-  ];
-  const rows: MemoryRow[] = [];
-  for (const [variant, run] of variants) {
-    const t0 = Date.now();
-    const {peakBytes} = await peakBytesDuring(async () => {
-      const grads = run();
-      await Promise.all(grads.map(g => g.data()));
-      tf.dispose(grads);
-    });
-    rows.push({variant, peakBytes, ms: Date.now() - t0});
-  }
-  tf.dispose([e, c, y]);
-  return rows;
 }
 
 function sampleText(model: TinyMoELM, vocab: Vocabulary, prompt: string, count: number, seed: number): string {
@@ -246,7 +217,7 @@ async function main(): Promise<number> {
   const memory = await headMemory(a.batch * a.context, a.dim, vocab.size);
   for (const r of memory) {
     console.log(`head at N=${a.batch * a.context} D=${a.dim} V=${vocab.size}: ${r.variant}: peak ` +
-                `${(r.peakBytes / 2 ** 20).toFixed(1)} MiB, ${r.ms} ms`);
+                `${(r.peakBytes / 2 ** 20).toFixed(1)} MiB, ${r.ms.toFixed(0)} ms`);
   }
   mkdirSync(path.dirname(a.report), {recursive: true});
   writeFileSync(a.report, renderReport({

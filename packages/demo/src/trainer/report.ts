@@ -13,11 +13,7 @@ export interface History {
   maxVio: number[][];
 }
 
-export interface MemoryRow {
-  variant: string;
-  peakBytes: number;
-  ms: number;
-}
+import type {MemoryRow} from './head_memory';
 
 export interface ReportInput {
   title: string;

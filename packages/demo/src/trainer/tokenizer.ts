@@ -55,17 +55,11 @@ export function unigramEntropy(ids: Int32Array, vocabSize: number): number {
   return h;
 }
 
-/** Deterministic generator (mulberry32) for batch positions: a resumed run draws what the original would. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/**
+ * Deterministic generator (core's seeded mulberry32) for batch positions: a
+ * resumed run draws what the original would.
+ */
+export {seededRandom as rng} from '@sluice/core/testing/random';
 
 /** A batch of `batch` windows of `context + 1` tokens starting at random positions. */
 export function sampleBatch(ids: Int32Array, batch: number, context: number, rand: () => number):
