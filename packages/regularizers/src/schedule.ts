@@ -1,77 +1,83 @@
 /**
- * Coefficient schedules. A schedule holds its current value; losses read it
- * at every call, and `scheduleCallback` (model.fit) or `advance()` (custom
- * loops) moves it one step, so alpha can go from 0.1 to 0.2 over training as
- * the MaxSup paper does.
+ * Coefficient schedules: plain objects with a pure `value(step)` and a
+ * mutable `current` that the losses read at every call. `scheduleCallback`
+ * (model.fit) or `advance()` (custom loops) moves `step` and recomputes
+ * `current`, so a loss built once with `{alpha: schedule}` follows it during
+ * training without being recompiled (tfjs-layers calls the loss function
+ * afresh for every batch).
  */
-import {CustomCallback} from '@tensorflow/tfjs-layers';
+import {assertFiniteNumber, assertInteger} from '@sluice/core';
 
 export interface Schedule {
-  /** Value at the current step. */
-  readonly value: number;
+  readonly from: number;
+  readonly to: number;
+  readonly steps: number;
+  /** The value at `step` (clamped to [0, steps]); does not move the schedule. */
+  value(step: number): number;
+  /** Steps taken so far. */
   readonly step: number;
-  /** Value at any step (clamped to the last). */
-  at(step: number): number;
-  /** Moves one step (or `by`) forward. */
-  advance(by?: number): void;
+  /**
+   * What losses read: `value(step)` after every `advance`/`reset`. Writable so
+   * a loop can override it; losses validate it when they read it.
+   */
+  current: number;
+  /** Moves `by` steps (default 1) forward and returns the new `current`. */
+  advance(by?: number): number;
+  /** Back to step 0. */
   reset(): void;
 }
 
-function check(name: string, from: number, to: number, steps: number) {
-  for (const [arg, v] of [['from', from], ['to', to]] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new Error(`${name}: ${arg} must be a finite number, got ${String(v)}`);
-    }
-  }
-  if (typeof steps !== 'number' || !Number.isInteger(steps) || steps <= 0) {
-    throw new Error(`${name}: steps must be a positive integer, got ${String(steps)}`);
-  }
-}
+/** A number, a Schedule, or any object with a numeric `current`: what loss options accept. */
+export type Coefficient = number|Schedule|{readonly current: number};
 
-function makeSchedule(curve: (fraction: number) => number, steps: number): Schedule {
+function makeSchedule(op: string, from: number, to: number, steps: number, curve: (fraction: number) => number):
+    Schedule {
+  assertFiniteNumber(op, 'from', from);
+  assertFiniteNumber(op, 'to', to);
+  assertInteger(op, 'steps', steps, 1);
+  const value = (s: number) => {
+    assertFiniteNumber(`${op}.value`, 'step', s);
+    // Clamped rather than extrapolated: a fit that runs past `steps` keeps the final value.
+    return curve(Math.min(Math.max(s, 0), steps) / steps);
+  };
   let step = 0;
-  const at = (s: number) => curve(Math.min(Math.max(s, 0), steps) / steps);
-  return {
-    get value() {
-      return at(step);
-    },
+  const schedule: Schedule = {
+    from, to, steps, value,
     get step() {
       return step;
     },
-    at,
+    current: value(0),
     advance(by = 1) {
+      assertFiniteNumber(`${op}.advance`, 'by', by, 0);
       step += by;
+      schedule.current = value(step);
+      return schedule.current;
     },
     reset() {
       step = 0;
+      schedule.current = value(0);
     },
   };
+  return schedule;
 }
 
-/** from → to in a straight line over `steps`, then constant. */
+/** `from` → `to` in a straight line over `steps`, then constant. */
 export function linearSchedule(from: number, to: number, steps: number): Schedule {
-  check('linearSchedule', from, to, steps);
-  return makeSchedule(f => from + (to - from) * f, steps);
+  // Written as a blend, not from + (to − from)·f, so value(steps) is exactly `to`.
+  return makeSchedule('linearSchedule', from, to, steps, f => (1 - f) * from + f * to);
 }
 
-/** from → to along half a cosine over `steps` (slow at both ends), then constant. */
+/** `from` → `to` along half a cosine over `steps` (slow at both ends), then constant. */
 export function cosineSchedule(from: number, to: number, steps: number): Schedule {
-  check('cosineSchedule', from, to, steps);
-  return makeSchedule(f => to + (from - to) * 0.5 * (1 + Math.cos(Math.PI * f)), steps);
+  return makeSchedule('cosineSchedule', from, to, steps,
+                      f => to + (from - to) * 0.5 * (1 + Math.cos(Math.PI * f)));
 }
 
-/** A number or a schedule: what loss options accept for coefficients. */
-export type Coefficient = number|Schedule;
-
-export function currentValue(c: Coefficient): number {
-  return typeof c === 'number' ? c : c.value;
+export function isScheduleLike(c: unknown): c is {readonly current: number} {
+  return c != null && typeof c === 'object' && 'current' in c;
 }
 
-/** A model.fit callback that advances `schedules` after every batch. */
-export function scheduleCallback(...schedules: Schedule[]): CustomCallback {
-  return new CustomCallback({
-    onBatchEnd: async () => {
-      for (const s of schedules) s.advance();
-    },
-  });
+export function isSchedule(c: unknown): c is Schedule {
+  return isScheduleLike(c) && typeof (c as Schedule).value === 'function' &&
+         typeof (c as Schedule).advance === 'function';
 }

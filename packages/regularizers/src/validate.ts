@@ -1,35 +1,125 @@
+/**
+ * Argument checks shared by the losses. Messages follow @sluice/core's
+ * `<op>: <argument> must be <expected>, got <actual>`.
+ */
 import {Tensor} from '@tensorflow/tfjs-core';
-import {hostValues} from '@sluice/core';
+import {assertInteger, fail, hostValues} from '@sluice/core';
 
-import {Coefficient, currentValue} from './schedule';
+import {Coefficient, isSchedule, isScheduleLike} from './schedule';
 
+function rangeDoc(max: number) {
+  return max === Infinity ? 'a finite number >= 0' : `a number in [0, ${max}]`;
+}
+
+function inRange(v: unknown, max: number): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max;
+}
+
+/** The coefficient's value now: a number, or a schedule's `current`. */
 export function coefficient(op: string, name: string, c: Coefficient|undefined, fallback: number, max = Infinity):
     number {
   if (c === undefined) return fallback;
-  const v = typeof c === 'number' ? c : (c != null && typeof c === 'object' && 'value' in c ? currentValue(c) : NaN);
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) {
-    const range = max === Infinity ? 'a finite number >= 0 (or a schedule)' : `in [0, ${max}] (or a schedule)`;
-    throw new Error(`${op}: ${name} must be ${range}, got ${String(v)}`);
+  const v = typeof c === 'number' ? c : isScheduleLike(c) ? c.current : c;
+  if (!inRange(v, max)) {
+    const what = isScheduleLike(c) ? `its schedule's current value ${String(v)}` : describeValue(v);
+    fail(op, name, `${rangeDoc(max)} (or a schedule of such)`, what);
   }
   return v;
 }
 
-export function assertLogits(op: string, yPred: Tensor) {
-  if (yPred == null || yPred.rank !== 2 || yPred.dtype !== 'float32') {
-    throw new Error(`${op}: yPred must be float32 logits of rank 2 [batch, classes], got ` +
-                    (yPred == null ? String(yPred) : `${yPred.dtype} of shape [${yPred.shape.join(',')}]`));
+/**
+ * Construction-time check: the coefficient now and, for this package's
+ * schedules (monotone from `from` to `to`), at both ends, so a schedule that
+ * would turn invalid fails when the loss is built, not epochs into a fit.
+ */
+export function checkCoefficient(op: string, name: string, c: Coefficient|undefined, max = Infinity) {
+  if (c === undefined) return;
+  if (isSchedule(c)) {
+    for (const end of [c.from, c.to]) {
+      if (!inRange(end, max)) {
+        fail(op, name, `${rangeDoc(max)} at every step of its schedule`,
+             `a schedule from ${c.from} to ${c.to}`);
+      }
+    }
+  }
+  coefficient(op, name, c, 0, max);
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || typeof v !== 'object') return typeof v === 'string' ? JSON.stringify(v) : String(v);
+  return Array.isArray(v) ? 'an array' : 'an object without a numeric current';
+}
+
+export function checkOptions(op: string, options: unknown, known: readonly string[], argument = 'options'): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    fail(op, argument, 'an object', options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options);
+  }
+  // A misspelt option (`alhpa`) would otherwise silently train with the default.
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      fail(op, `${argument}.${key}`, `one of the known options (${known.join(', ')})`, 'an unknown option');
+    }
   }
 }
 
+export function checkIgnoreIndex(op: string, ignoreIndex: unknown): number|null {
+  return ignoreIndex == null ? null : assertInteger(op, 'ignoreIndex', ignoreIndex);
+}
+
+function isTensor(x: unknown): x is Tensor {
+  return x != null && typeof x === 'object' && 'dataId' in x && 'shape' in x && 'dtype' in x;
+}
+
+function describeTensor(t: unknown): string {
+  if (!isTensor(t)) return t === null ? 'null' : typeof t;
+  return `${t.dtype} tensor of shape [${t.shape.join(',')}]`;
+}
+
+export function assertLogits(op: string, yPred: unknown): asserts yPred is Tensor {
+  if (!isTensor(yPred) || yPred.isDisposed || yPred.rank !== 2 || yPred.dtype !== 'float32' ||
+      !((yPred.shape[1] as number) >= 1)) {
+    fail(op, 'yPred', 'float32 logits of shape [batch, classes]', describeTensor(yPred));
+  }
+}
+
+/** True when yTrue holds class ids ([B] or [B, 1]) rather than targets of the logits' shape. */
+export function isClassIds(yTrue: Tensor, yPred: Tensor): boolean {
+  return yTrue.rank === 1 || (yTrue.rank === 2 && yTrue.shape[1] === 1 && yPred.shape[1] !== 1);
+}
+
 /** Checks integer class ids ∈ [0, V) (or the ignore index) when they can be read cheaply. */
-export function assertClassIds(op: string, labels: Tensor, v: number, ignoreIndex: number|null) {
+export function assertClassIds(op: string, argument: string, labels: Tensor, v: number, ignoreIndex: number|null) {
+  // hostValues caches per tensor and returns null where a read would stall a GPU (then kernels give NaN).
   const values = hostValues(labels);
   if (values == null) return;
   for (let i = 0; i < values.length; ++i) {
     const y = values[i];
     if (y !== ignoreIndex && !(Number.isInteger(y) && y >= 0 && y < v)) {
-      throw new Error(`${op}: labels[${i}] must be a class id in [0, ${v})` +
-                      (ignoreIndex == null ? '' : ` or ignoreIndex (${ignoreIndex})`) + `, got ${y}`);
+      fail(op, `${argument}[${i}]`,
+           `a class id in [0, ${v})` + (ignoreIndex == null ? '' : ` or ignoreIndex (${ignoreIndex})`), String(y));
     }
+  }
+}
+
+/**
+ * yTrue must be class ids [B] / [B, 1] or targets [B, V] like yPred's; class ids
+ * are range-checked here so a wrong label fails loudly instead of gathering 0.
+ */
+export function checkLossInputs(op: string, yTrue: unknown, yPred: unknown, ignoreIndex: number|null):
+    asserts yPred is Tensor {
+  assertLogits(op, yPred);
+  const [b, v] = yPred.shape;
+  if (!isTensor(yTrue) || yTrue.isDisposed) {
+    fail(op, 'yTrue', `class ids [${b}] or targets [${b},${v}]`, describeTensor(yTrue));
+  }
+  if (isClassIds(yTrue, yPred)) {
+    if (yTrue.shape[0] !== b) {
+      fail(op, 'yTrue', `class ids [${b}] (the batch of yPred) or targets [${b},${v}]`, describeTensor(yTrue));
+    }
+    assertClassIds(op, 'yTrue', yTrue, v, ignoreIndex);
+  } else if (yTrue.rank !== 2 || yTrue.shape[0] !== b || yTrue.shape[1] !== v) {
+    fail(op, 'yTrue', `class ids [${b}] or targets of yPred's shape [${b},${v}]`, describeTensor(yTrue));
+  } else if (yTrue.dtype !== 'float32' && yTrue.dtype !== 'int32') {
+    fail(op, 'yTrue', 'float32 or int32 targets', describeTensor(yTrue));
   }
 }
