@@ -102,6 +102,28 @@ export class TfOps {
     return this.run('ConcatV2', attrs, xs, [scalar(axis, 'int32')]);
   }
 
+  /** x [R, ...] split along axis 0 into consecutive pieces of `sizes` rows (sizes may be 0; Σ sizes = R). */
+  splitRows(x: TensorInfo, sizes: number[]): Tensor[] {
+    const attrs = [this.intAttr('num_split', sizes.length), this.typeAttr('T', x.dtype), this.typeAttr('Tlen', 'int32')];
+    return this.runMultiple('SplitV', attrs, [x], sizes.length, [tensor1d(sizes, 'int32'), scalar(0, 'int32')]);
+  }
+
+  /** The x[i] of x [E, ...], each of rank one less. */
+  unstack(x: TensorInfo): Tensor[] {
+    const num = x.shape[0];
+    const attrs = [this.intAttr('num', num), this.typeAttr('T', x.dtype), this.intAttr('axis', 0)];
+    return this.runMultiple('Unpack', attrs, [x], num);
+  }
+
+  private runMultiple(op: string, attrs: TFEOpAttr[], inputs: TensorInfo[], numOutputs: number,
+                      helpers: Tensor[] = []): Tensor[] {
+    try {
+      return this.backend.executeMultipleOutputs(op, attrs, [...inputs, ...helpers], numOutputs) as unknown as Tensor[];
+    } finally {
+      helpers.forEach(t => t.dispose());
+    }
+  }
+
   reshape(x: TensorInfo, shape: number[]): Tensor {
     return this.run('Reshape', [this.typeAttr('T', x.dtype), this.typeAttr('Tshape', 'int32')], [x],
                     [tensor1d(shape, 'int32')]);
@@ -165,6 +187,13 @@ export class TfOps {
     } finally {
       rows.dispose();
     }
+  }
+
+  /** out[i] = Σ x[j] over the rows j with segmentIds[j] = i, for i in [0, numSegments) (int32 ids [M]). */
+  unsortedSegmentSum(x: TensorInfo, segmentIds: TensorInfo, numSegments: number): Tensor {
+    const attrs = [this.typeAttr('T', x.dtype), this.typeAttr('Tindices', 'int32'),
+                   this.typeAttr('Tnumsegments', 'int32')];
+    return this.run('UnsortedSegmentSum', attrs, [x, segmentIds], [scalar(numSegments, 'int32')]);
   }
 
   /** The values of an int32 tensor, read synchronously. */

@@ -2,6 +2,10 @@ import type {KernelConfig} from '@tensorflow/tfjs-core';
 import {registerKernelsOnce} from '@sluice/core';
 
 import './flags_webgpu';
+import {sluiceExpertCombineConfig} from './kernels/SluiceExpertCombine';
+import {sluiceExpertDispatchConfig} from './kernels/SluiceExpertDispatch';
+import {sluiceGroupedMatMulConfig} from './kernels/SluiceGroupedMatMul';
+import {sluiceGroupedMatMulGradConfig} from './kernels/SluiceGroupedMatMulGrad';
 import {sluiceLinearCrossEntropyConfig} from './kernels/SluiceLinearCrossEntropy';
 import {sluiceLinearCrossEntropyGradConfig} from './kernels/SluiceLinearCrossEntropyGrad';
 import {sluiceTopOneSuppressionConfig} from './kernels/SluiceTopOneSuppression';
@@ -10,6 +14,10 @@ export const KERNEL_CONFIGS: readonly KernelConfig[] = [
   sluiceLinearCrossEntropyConfig,
   sluiceLinearCrossEntropyGradConfig,
   sluiceTopOneSuppressionConfig,
+  sluiceExpertDispatchConfig,
+  sluiceGroupedMatMulConfig,
+  sluiceGroupedMatMulGradConfig,
+  sluiceExpertCombineConfig,
 ];
 
 /** Registers `configs` (default: all) for 'webgpu', leaving already registered names alone. */

@@ -44,7 +44,10 @@ export type OperandLayout = 'k'|'mn';
 
 /**
  * Declares `mmAs`/`mmBs` and the functions around the caller's loaders
- * `mmA(m, k) -> f32` and `mmB(k, n) -> f32` (which must return 0 out of range):
+ * `mmA(m, k) -> f32` and `mmB(k, n) -> f32` (which must return 0 out of range),
+ * or with `vec4Loads` `mmA4(m, k)` / `mmB4(k, n) -> vec4<f32>`: the four
+ * values from there along the operand's contiguous index (m or n for 'mn',
+ * k for 'k'), which starts at a multiple of 4 (zeros out of range):
  *   mmLoadTiles(m0, n0, k0)  all threads fill the A tile [TK×TM] and B tile [TK×TN];
  *   mmMultiplyTiles(&acc)    each thread adds its rm×rn outputs of A·B over the tile;
  *   mmRun(&acc, m0, n0, k0, kTiles)  both, over kTiles tiles, with the barriers.
@@ -52,28 +55,55 @@ export type OperandLayout = 'k'|'mn';
  * kept as vec4 along M and N so that each step of the inner loop is two vec4
  * loads from workgroup memory and rm vec4 FMAs. kTiles must be uniform.
  */
-export function tiledMatMulSnippet(t: TileShape, aLayout: OperandLayout, bLayout: OperandLayout): string {
+export function tiledMatMulSnippet(t: TileShape, aLayout: OperandLayout, bLayout: OperandLayout,
+                                   vec4Loads = false): string {
   const tm = tileRows(t), tn = tileCols(t), threads = t.wgX * t.wgY;
-  if ((tm * t.tk) % threads !== 0 || (tn * t.tk) % threads !== 0 || t.rm !== 4 || t.rn !== 4) {
+  const per = vec4Loads ? 4 : 1;
+  if ((tm * t.tk) % (threads * per) !== 0 || (tn * t.tk) % (threads * per) !== 0 || t.rm !== 4 || t.rn !== 4) {
     throw new Error(`tile ${tileKey(t)}: 4×4 outputs per thread and tiles that split evenly over ${threads} threads`);
   }
-  const aIndex = aLayout === 'k' ? `let k = i % ${t.tk}; let m = i / ${t.tk};` : `let m = i % ${tm}; let k = i / ${tm};`;
-  const bIndex = bLayout === 'k' ? `let k = i % ${t.tk}; let n = i / ${t.tk};` : `let n = i % ${tn}; let k = i / ${tn};`;
-  return `
-  var<workgroup> mmAs : array<vec4<f32>, ${t.tk * tm / 4}>;
-  var<workgroup> mmBs : array<vec4<f32>, ${t.tk * tn / 4}>;
-
-  fn mmLoadTiles(m0 : i32, n0 : i32, k0 : i32) {
+  const load = vec4Loads ? vec4TileLoads() : `
     for (var l = 0; l < ${(tm * t.tk) / threads}; l++) {
       let i = i32(localIndex) + l * ${threads};
-      ${aIndex}
+      ${aLayout === 'k' ? `let k = i % ${t.tk}; let m = i / ${t.tk};` : `let m = i % ${tm}; let k = i / ${tm};`}
       mmAs[k * ${tm / 4} + m / 4][m % 4] = mmA(m0 + m, k0 + k);
     }
     for (var l = 0; l < ${(tn * t.tk) / threads}; l++) {
       let i = i32(localIndex) + l * ${threads};
-      ${bIndex}
+      ${bLayout === 'k' ? `let k = i % ${t.tk}; let n = i / ${t.tk};` : `let n = i % ${tn}; let k = i / ${tn};`}
       mmBs[k * ${tn / 4} + n / 4][n % 4] = mmB(k0 + k, n0 + n);
+    }`;
+  function vec4TileLoads(): string {
+    // 'mn': four neighbours along m (n) fill one vec4 of the tile; 'k': four along k go to four tile rows.
+    const a = aLayout === 'mn' ? `
+      let m = (i % ${tm / 4}) * 4; let k = i / ${tm / 4};
+      mmAs[k * ${tm / 4} + m / 4] = mmA4(m0 + m, k0 + k);` : `
+      let k = (i % ${t.tk / 4}) * 4; let m = i / ${t.tk / 4};
+      let v = mmA4(m0 + m, k0 + k);
+      for (var c = 0; c < 4; c++) {
+        mmAs[(k + c) * ${tm / 4} + m / 4][m % 4] = v[c];
+      }`;
+    const b = bLayout === 'mn' ? `
+      let n = (i % ${tn / 4}) * 4; let k = i / ${tn / 4};
+      mmBs[k * ${tn / 4} + n / 4] = mmB4(k0 + k, n0 + n);` : `
+      let k = (i % ${t.tk / 4}) * 4; let n = i / ${t.tk / 4};
+      let v = mmB4(k0 + k, n0 + n);
+      for (var c = 0; c < 4; c++) {
+        mmBs[(k + c) * ${tn / 4} + n / 4][n % 4] = v[c];
+      }`;
+    return `
+    for (var l = 0; l < ${(tm * t.tk) / (threads * 4)}; l++) {
+      let i = i32(localIndex) + l * ${threads};${a}
     }
+    for (var l = 0; l < ${(tn * t.tk) / (threads * 4)}; l++) {
+      let i = i32(localIndex) + l * ${threads};${b}
+    }`;
+  }
+  return `
+  var<workgroup> mmAs : array<vec4<f32>, ${t.tk * tm / 4}>;
+  var<workgroup> mmBs : array<vec4<f32>, ${t.tk * tn / 4}>;
+
+  fn mmLoadTiles(m0 : i32, n0 : i32, k0 : i32) {${load}
   }
 
   fn mmMultiplyTiles(acc : ptr<function, array<vec4<f32>, 4>>) {
@@ -128,3 +158,64 @@ export const SOFTCAP_SNIPPET = `
 
 /** Stands in for −∞ so that exp(NEG − m) is 0 and NEG − NEG is not NaN. */
 export const NEG_SNIPPET = `const SLUICE_NEG = -3.0e38;`;
+
+/**
+ * A grid of `count` workgroups folded over x, y and z so that no dimension
+ * exceeds `maxPerDim` (WebGPU allows 65535 workgroups per dimension).
+ * Programs read their linear index with `sluiceFoldedIndex()`
+ * (FOLDED_INDEX_SNIPPET); the fold may add surplus workgroups past `count`,
+ * which the program must skip.
+ */
+export function foldedDispatch(count: number, maxPerDim: number): [number, number, number] {
+  const x = Math.max(1, Math.min(count, maxPerDim));
+  const y = Math.max(1, Math.min(Math.ceil(count / x), maxPerDim));
+  const z = Math.max(1, Math.ceil(count / (x * y)));
+  if (z > maxPerDim) {
+    throw new Error(`${count} workgroups exceed the dispatch limit (${maxPerDim} per dimension, cubed)`);
+  }
+  return [x, y, z];
+}
+
+/**
+ * The dispatchLayout of programs whose workgroups, not output elements, map
+ * to work items: not flat (so main() takes no index), and of rank 3, which
+ * tfjs skips when generating getOutputCoords for the (rank ≤ 2) outputs.
+ */
+export function workgroupLayout(): {x: number[], y: number[], z: number[]} {
+  return {x: [0], y: [1], z: [2]};
+}
+
+/** The workgroup's linear index in a `foldedDispatch` grid. */
+export const FOLDED_INDEX_SNIPPET = `
+  fn sluiceFoldedIndex() -> i32 {
+    return i32((workgroupId.z * numWorkgroups.y + workgroupId.y) * numWorkgroups.x + workgroupId.x);
+  }
+`;
+
+/**
+ * Inclusive prefix sum of one i32 per thread over a workgroup of `threads`
+ * (a power of two), Hillis–Steele in workgroup memory:
+ * `sluiceScanInclusive(t, v)` returns v_0 + … + v_t and must be called by
+ * every thread in uniform control flow (it has barriers); after it,
+ * `sluiceScan[threads - 1]` holds the workgroup total until the next call.
+ */
+export function workgroupScanSnippet(threads: number): string {
+  if ((threads & (threads - 1)) !== 0) {
+    throw new Error(`workgroupScanSnippet: ${threads} threads is not a power of two`);
+  }
+  return `
+  var<workgroup> sluiceScan : array<i32, ${threads}>;
+
+  fn sluiceScanInclusive(t : i32, v : i32) -> i32 {
+    sluiceScan[t] = v;
+    workgroupBarrier();
+    for (var o = 1; o < ${threads}; o = o * 2) {
+      let add = select(0, sluiceScan[max(t - o, 0)], t >= o);
+      workgroupBarrier();
+      sluiceScan[t] = sluiceScan[t] + add;
+      workgroupBarrier();
+    }
+    return sluiceScan[t];
+  }
+`;
+}

@@ -16,7 +16,7 @@ export interface Measurement {
  * `run` must return tensors whose reading forces the whole computation;
  * everything it allocates is disposed after each repeat.
  */
-export async function measure(run: () => tf.Tensor[], repeats: number): Promise<Measurement> {
+export async function measure(run: () => tf.Tensor[] | Promise<tf.Tensor[]>, repeats: number): Promise<Measurement> {
   try {
     // Not tf.profile: it samples memory only after each top-level kernel and
     // misses what a kernel allocates and frees inside itself (tfjs-node's
@@ -24,7 +24,7 @@ export async function measure(run: () => tf.Tensor[], repeats: number): Promise<
     // On webgpu the GPU buffers in use are counted too: kernel scratch never
     // becomes a tensor, so tfjs's byte count cannot see it.
     const gpu = await gpuPeakBytesDuring(() => peakBytesDuring(async () => {
-      const outs = run();
+      const outs = await run();
       await Promise.all(outs.map(t => t.data()));
       tf.dispose(outs);
     }));
@@ -32,7 +32,7 @@ export async function measure(run: () => tf.Tensor[], repeats: number): Promise<
     let best = Infinity;
     for (let r = 0; r < repeats; ++r) {
       const start = performance.now();
-      const outs = run();
+      const outs = await run();
       await Promise.all(outs.map(t => t.data()));
       best = Math.min(best, performance.now() - start);
       tf.dispose(outs);

@@ -85,11 +85,14 @@ function dense(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: MoeShap
   return grads;
 }
 
-/** One gather + matMul + segment sum per expert, with the routing read back to find each expert's tokens. */
-function loop(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: MoeShape): tf.Tensor[] {
+/**
+ * One gather + matMul + segment sum per expert, with the routing read back
+ * (asynchronously: webgpu in Node has no synchronous read) to find each
+ * expert's tokens.
+ */
+async function loop(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: MoeShape): Promise<tf.Tensor[]> {
   const {expertIndices, gates} = routeTopK(logits, s.k);
-  const idx = expertIndices.dataSync();
-  const gv = gates.dataSync();
+  const [idx, gv] = await Promise.all([expertIndices.data(), gates.data()]);
   tf.dispose([expertIndices, gates]);
   const tokens: number[][] = Array.from({length: s.e}, () => []), weights: number[][] = tokens.map(() => []);
   for (let p = 0; p < idx.length; ++p) {
@@ -115,7 +118,7 @@ function loop(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: MoeShape
   })([x, ...params]);
 }
 
-const VARIANTS: Array<[string, string, typeof sparse]> = [
+const VARIANTS: Array<[string, string, typeof sparse | typeof loop]> = [
   ['dense', 'GShard dense one-hot dispatch (capacity factor 1.25)', dense],
   ['loop', 'per-expert loop: gather + matMul + unsortedSegmentSum', loop],
   ['sparse', 'sluice sparse dispatch (dropless)', sparse],

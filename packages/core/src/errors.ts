@@ -33,10 +33,22 @@ export function assertTensor(op: string, argument: string, x: unknown, rank: num
   }
 }
 
+/**
+ * A value as an error message shows it: strings quoted, so `'0.1'` passed for
+ * a number does not read as the number 0.1.
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array [${value.length > 8 ? '...' : value.map(describeValue).join(', ')}]`;
+  if (typeof value === 'object') return isTensorLike(value) ? describeTensor(value) : 'an object';
+  return String(value);
+}
+
 export function assertFiniteNumber(op: string, argument: string, value: unknown, min = -Infinity,
                                    max = Infinity, doc = ''): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    fail(op, argument, `a finite number${doc}`, String(value));
+    fail(op, argument, `a finite number${doc}`, describeValue(value));
   }
   if (value < min || value > max) {
     const range = max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`;
@@ -45,15 +57,23 @@ export function assertFiniteNumber(op: string, argument: string, value: unknown,
   return value;
 }
 
-export function assertInteger(op: string, argument: string, value: unknown, min = -Infinity): number {
+export function assertInteger(op: string, argument: string, value: unknown, min = -Infinity,
+                              max = Infinity): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    fail(op, argument, 'an integer', String(value));
+    fail(op, argument, 'an integer', describeValue(value));
   }
   if (value < min) {
     fail(op, argument, `an integer >= ${min}`, String(value));
   }
+  if (value > max) {
+    fail(op, argument, `an integer <= ${max}`, String(value));
+  }
   return value;
 }
+
+/** int32 bounds: integer attrs (ignoreIndex, ...) reach kernels and int32 tensors, where larger values wrap. */
+export const INT32_MIN = -2147483648;
+export const INT32_MAX = 2147483647;
 
 export function assertOneOf<T extends string>(op: string, argument: string, value: unknown,
                                               allowed: readonly T[]): T {
@@ -64,9 +84,23 @@ export function assertOneOf<T extends string>(op: string, argument: string, valu
 }
 
 export function assertKnownKeys(op: string, argument: string, value: object, known: readonly string[]) {
+  // A string or number here (`routeTopK(z, 2, 'sigmoid')`) would otherwise pass or fail on its characters.
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(op, argument, 'an object', describeValue(value));
+  }
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       fail(op, `${argument}.${key}`, `one of the known options (${known.join(', ')})`, 'an unknown option');
     }
   }
+}
+
+/**
+ * Dispatch with a capacity on a backend without synchronous reads (webgpu):
+ * the kept-row count sets the output's shape, so it cannot be computed there.
+ */
+export function capacityNeedsSyncReadError(capacity: number): Error {
+  return new Error(`expertDispatch: options.capacity must be left out on webgpu, got ${capacity}: the number of ` +
+                   'kept rows sets the output shape and webgpu cannot read it synchronously (use dropless ' +
+                   'dispatch there, or the cpu, webgl or tensorflow backend)');
 }

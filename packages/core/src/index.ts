@@ -10,8 +10,10 @@ export {linearCrossEntropyComposite} from './composite/linear_cross_entropy_comp
 export {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from './reference/linear_cross_entropy_ref';
 export type {LceRefForward, LceRefGradients, LceRefInput} from './reference/linear_cross_entropy_ref';
 export {registerKernelsOnce, useRegisteredKernel} from './kernel_dispatch';
+export {dispatchPlan} from './dispatch_plan';
+export type {DispatchPlan} from './dispatch_plan';
 export {sumAll} from './ops/sum_all';
-export {assertFiniteNumber, assertInteger, assertOneOf, assertTensor, fail} from './errors';
+export {assertFiniteNumber, assertInteger, assertOneOf, assertTensor, capacityNeedsSyncReadError, fail} from './errors';
 export {topOneSuppression} from './ops/top_one_suppression';
 export {topOneSuppressionComposite} from './composite/top_one_suppression_composite';
 export {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from './reference/top_one_suppression_ref';

@@ -17,6 +17,7 @@ import {cast, concat, cumsum, equal, expandDims, floorDiv, gather, less, logical
 import {dispose as tf_dispose} from '@tensorflow/tfjs-core';
 
 import type {SluiceExpertDispatchAttrs} from '../kernel_names';
+import {capacityNeedsSyncReadError} from '../errors';
 import {hostValues} from '../ops/host_values';
 import {embeddingLookup} from '../ops/segment_sum';
 import {stopGradient} from '../ops/tape_util';
@@ -59,9 +60,7 @@ export function expertDispatchComposite(x: Tensor2D, expertIndices: Tensor2D, at
     const host = hostValues(kept);
     if (host == null) {
       tf_dispose([kept, order, offsets]);
-      throw new Error('expertDispatch: options.capacity must be left out on webgpu without a sluice dispatch kernel, ' +
-                      'got ' + attrs.capacity + ': the number of kept rows sets the output shape and webgpu cannot ' +
-                      'read it synchronously (use dropless dispatch there, or the cpu, webgl or tensorflow backend)');
+      throw capacityNeedsSyncReadError(attrs.capacity);
     }
     const m = host[0];
     kept.dispose();

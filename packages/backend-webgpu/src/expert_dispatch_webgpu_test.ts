@@ -1,0 +1,201 @@
+/**
+ * webgpu-only checks of the sparse-MoE kernels at shapes the conformance
+ * suite does not reach: several dispatch blocks, more experts than one
+ * workgroup's histogram (E > 1024) and than one scan chunk, rows that are not
+ * multiples of the tiles, grids folded across the workgroup limit (forced
+ * small through SLUICE_WEBGPU_MAX_WORKGROUPS), and the capacity error.
+ * References are plain JS loops (float64 sums).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {expertCombine, expertDispatch, groupedMatMul, SluiceExpertCombine, SluiceExpertDispatch, SluiceGroupedMatMul,
+        SluiceGroupedMatMulGrad} from '@sluice/core';
+import {backendTolerance, expectClose, seededRandom, uniformArray} from '@sluice/core/testing';
+
+import {SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';
+
+const WEBGPU: Constraints = {predicate: env => env.backendName === 'webgpu'};
+
+interface Shape {
+  name: string;
+  n: number; d: number; h: number; e: number; k: number;
+  /** Workgroups per dispatch dimension (0: the device's). */
+  maxWorkgroups: number;
+  /** Experts the tokens choose from (the rest stay empty); default all. */
+  used?: number;
+}
+
+const SHAPES: Shape[] = [
+  // 1000 pairs: 4 blocks of 256, the last partial; rows not multiples of the 32-row tiles.
+  {name: 'several blocks, partial tiles (scalar loads)', n: 500, d: 19, h: 37, e: 7, k: 2, maxWorkgroups: 0},
+  {name: 'several blocks, partial tiles (vec4 loads)', n: 500, d: 20, h: 36, e: 7, k: 2, maxWorkgroups: 0},
+  // 1301 buckets: two histogram chunks and six scan chunks of the offsets; most experts empty.
+  {name: 'E = 1300 (> 1024 buckets), most experts empty', n: 300, d: 5, h: 6, e: 1300, k: 3, maxWorkgroups: 0},
+  {name: 'E = 300, every expert used', n: 700, d: 4, h: 9, e: 300, k: 2, maxWorkgroups: 0},
+  {name: 'E = 300, 250 used, vec4 loads, grids folded', n: 700, d: 8, h: 12, e: 300, k: 2, maxWorkgroups: 40,
+   used: 250},
+  // Every grid folds (into y and z for the 52 grouped-matmul tiles): 4 workgroups per dimension.
+  {name: 'grids folded (4 workgroups per dimension)', n: 333, d: 11, h: 45, e: 5, k: 2, maxWorkgroups: 4},
+  {name: 'k = 4, one expert of 5 empty, 3 workgroups per dimension', n: 90, d: 6, h: 7, e: 5, k: 4, maxWorkgroups: 3,
+   used: 4},
+];
+
+/** Distinct experts per token (as top-k gives) from the first `used`. */
+function routes(s: Shape, seed: number): Int32Array {
+  const rand = seededRandom(seed);
+  const used = s.used ?? s.e;
+  const out = new Int32Array(s.n * s.k);
+  for (let t = 0; t < s.n; ++t) {
+    const pool = Array.from({length: used}, (_, j) => j);
+    for (let j = 0; j < s.k; ++j) {
+      out[t * s.k + j] = pool.splice(Math.floor(rand() * pool.length), 1)[0];
+    }
+  }
+  return out;
+}
+
+async function withMaxWorkgroups<T>(value: number, f: () => Promise<T>): Promise<T> {
+  const saved = tf.env().get(SLUICE_WEBGPU_MAX_WORKGROUPS);
+  tf.env().set(SLUICE_WEBGPU_MAX_WORKGROUPS, value);
+  try {
+    return await f();
+  } finally {
+    tf.env().set(SLUICE_WEBGPU_MAX_WORKGROUPS, saved);
+  }
+}
+
+/** Registers the suite; test entries that run a 'webgpu' env call it. */
+export function describeWebGPUExpertDispatch() {
+describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
+  const tol = backendTolerance(env.backendName);
+
+  it('are registered for webgpu', () => {
+    for (const name of [SluiceExpertDispatch, SluiceGroupedMatMul, SluiceGroupedMatMulGrad, SluiceExpertCombine]) {
+      expect(tf.getKernel(name, 'webgpu')).toBeDefined();
+    }
+  });
+
+  for (const s of SHAPES) {
+    it(`${s.name}: dispatch, grouped matmul, its gradient and combine match JS loops ` +
+           `(N=${s.n}, D=${s.d}, H=${s.h}, E=${s.e}, k=${s.k})`, () => withMaxWorkgroups(s.maxWorkgroups, async () => {
+      const {n, d, h, e, k} = s;
+      const pairs = n * k;
+      const idx = routes(s, n + e);
+      const xv = uniformArray(seededRandom(1), n * d, -1, 1);
+      const wv = uniformArray(seededRandom(2), e * d * h, -1, 1);
+      const gv = uniformArray(seededRandom(3), pairs, 0.1, 1);
+      const rv = uniformArray(seededRandom(4), pairs * h, -1, 1);
+      // Stable counting sort.
+      const order: number[] = [];
+      const offsets = [0];
+      for (let ex = 0; ex < e; ++ex) {
+        for (let p = 0; p < pairs; ++p) {
+          if (idx[p] === ex) order.push(p);
+        }
+        offsets.push(order.length);
+      }
+      const x = tf.tensor2d(xv, [n, d]), indices = tf.tensor2d(idx, [n, k], 'int32');
+      const w = tf.tensor3d(wv, [e, d, h]), gates = tf.tensor2d(gv, [n, k]);
+      const before = tf.memory().numTensors;
+      const out = expertDispatch(x, indices, e);
+      expect(Array.from(await out.sourceRows.data())).toEqual(order);
+      expect(Array.from(await out.expertOffsets.data())).toEqual(offsets);
+      expect((await out.droppedCount.data())[0]).toBe(0);
+      const rows = new Float64Array(pairs * d);
+      order.forEach((p, r) => rows.set(xv.subarray(Math.floor(p / k) * d, (Math.floor(p / k) + 1) * d), r * d));
+      expectClose(await out.dispatched.data(), rows, 0, 'dispatched rows are copies');
+
+      const y = groupedMatMul(out.dispatched, w, out.expertOffsets);
+      const expY = new Float64Array(pairs * h);
+      const expDx = new Float64Array(pairs * d), expDw = new Float64Array(e * d * h);
+      for (let ex = 0; ex < e; ++ex) {
+        for (let r = offsets[ex]; r < offsets[ex + 1]; ++r) {
+          for (let q = 0; q < d; ++q) {
+            for (let j = 0; j < h; ++j) {
+              const wq = wv[(ex * d + q) * h + j];
+              expY[r * h + j] += rows[r * d + q] * wq;
+              expDx[r * d + q] += rv[r * h + j] * wq;
+              expDw[(ex * d + q) * h + j] += rows[r * d + q] * rv[r * h + j];
+            }
+          }
+        }
+      }
+      expectClose(await y.data(), expY, tol, 'y');
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+                                    tf.sum(tf.mul(groupedMatMul(a as tf.Tensor2D, b as tf.Tensor3D, out.expertOffsets),
+                                                  tf.tensor2d(rv, [pairs, h]))))([out.dispatched, w]);
+      expectClose(await dx.data(), expDx, tol, 'dx');
+      expectClose(await dw.data(), expDw, tol, 'dW (0 for empty experts)');
+
+      const combined = expertCombine(y, out.sourceRows, gates);
+      const expOut = new Float64Array(n * h);
+      order.forEach((p, r) => {
+        const t = Math.floor(p / k);
+        for (let j = 0; j < h; ++j) expOut[t * h + j] += gv[p] * expY[r * h + j];
+      });
+      expectClose(await combined.data(), expOut, tol, 'combined');
+      tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount, y, dx, dw, combined]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, indices, w, gates]);
+    }));
+  }
+
+  for (const kk of [35, 36]) {
+  it(`transposed weights ([E, H, K]) in the forward kernel, K=${kk}`, async () => {
+    const sizes = [40, 0, 1, 33], h = 70, e = sizes.length;
+    const m = sizes.reduce((a, b) => a + b, 0);
+    const xv = uniformArray(seededRandom(5), m * kk, -1, 1), wv = uniformArray(seededRandom(6), e * h * kk, -1, 1);
+    const offsets = [0];
+    sizes.forEach(c => offsets.push(offsets[offsets.length - 1] + c));
+    const expected = new Float64Array(m * h);
+    for (let ex = 0; ex < e; ++ex) {
+      for (let r = offsets[ex]; r < offsets[ex + 1]; ++r) {
+        for (let j = 0; j < h; ++j) {
+          for (let q = 0; q < kk; ++q) expected[r * h + j] += xv[r * kk + q] * wv[(ex * h + j) * kk + q];
+        }
+      }
+    }
+    const inputs = {x: tf.tensor2d(xv, [m, kk]), weights: tf.tensor3d(wv, [e, h, kk]),
+                    expertOffsets: tf.tensor1d(offsets, 'int32')};
+    const y = tf.engine().runKernel(SluiceGroupedMatMul, inputs, {transposeWeights: true}) as tf.Tensor;
+    expect(y.shape).toEqual([m, h]);
+    expectClose(await y.data(), expected, tol, 'y');
+    tf.dispose([y, inputs.x, inputs.weights, inputs.expertOffsets]);
+  });
+  }
+
+  it('M = 0 and N = 0 run no program and give empty or zero results', async () => {
+    const x = tf.zeros([0, 3]) as tf.Tensor2D, w = tf.ones([2, 3, 4]) as tf.Tensor3D;
+    const d = expertDispatch(x, tf.zeros([0, 2], 'int32') as tf.Tensor2D, 2);
+    expect(d.dispatched.shape).toEqual([0, 3]);
+    expect(Array.from(await d.expertOffsets.data())).toEqual([0, 0, 0]);
+    const y = groupedMatMul(d.dispatched, w, d.expertOffsets);
+    expect(y.shape).toEqual([0, 4]);
+    // Tokens without any row (M = 0, N = 3): zeros.
+    const out = expertCombine(tf.zeros([0, 4]) as tf.Tensor2D, tf.zeros([0], 'int32') as tf.Tensor1D,
+                              tf.ones([3, 2]) as tf.Tensor2D);
+    expectClose(await out.data(), new Float64Array(12), 0, 'combine of no rows');
+  });
+
+  it('out-of-range expert indices on the GPU (unchecked) sort last and give NaN rows, never finite ones', async () => {
+    // Made on the GPU, so the op cannot read them for its range check.
+    const idx = tf.add(tf.tensor2d([1, 7, -1, 0, 1, 2], [3, 2], 'int32'), tf.scalar(0, 'int32')) as tf.Tensor2D;
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+    const out = expertDispatch(x, idx, 3);
+    expect(Array.from(await out.expertOffsets.data())).toEqual([0, 1, 3, 4]);
+    expect(Array.from(await out.sourceRows.data())).toEqual([3, 0, 4, 5, 1, 2]);
+    const rows = Array.from(await out.dispatched.data());
+    expect(rows.slice(0, 8)).toEqual([3, 4, 1, 2, 5, 6, 5, 6]);
+    expect(rows.slice(8).every(v => Number.isNaN(v))).toBe(true);
+    tf.dispose([idx, x, out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount]);
+  });
+
+  it('capacity throws the clear error and leaks nothing', () => {
+    const before = tf.memory().numTensors;
+    tf.tidy(() => expect(() => expertDispatch(tf.ones([4, 2]) as tf.Tensor2D,
+                                              tf.tensor2d([0, 1, 1, 0], [4, 1], 'int32'), 2, {capacity: 1}))
+                      .toThrowError(/expertDispatch: options.capacity must be left out on webgpu, got 1/));
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+}

@@ -1,0 +1,44 @@
+import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
+import {SluiceExpertCombine, SluiceExpertCombineInputs} from '@sluice/core';
+
+import {CombineInverseProgram, ExpertCombineProgram, InverseStep} from '../expert_combine_webgpu';
+import {runGuarded} from '../gpu_scratch';
+import {WebGPUBackend} from '../internal';
+import {deviceBudget} from '../lce_plan';
+import {i32} from './lce_kernel_util';
+import {assertBindable} from './moe_kernel_util';
+
+/** out [N, H]: each row of y added into its token, scaled by its pair's gate. */
+export function sluiceExpertCombineWebGPU(args: {inputs: SluiceExpertCombineInputs, backend: WebGPUBackend}):
+    TensorInfo {
+  const {inputs: {y, sourceRows, gates}, backend} = args;
+  const [m, h] = y.shape;
+  const [n, k] = gates.shape;
+  const pairs = n * k;
+  const shape = `y [${m}, ${h}], gates [${n}, ${k}]`;
+  return runGuarded(backend, SluiceExpertCombine, shape, () => deviceBudget(backend), scratch => {
+    if (m === 0 || n === 0 || h === 0) {
+      // Nothing to add (or nothing to add into): zeros, and no program on empty tensors.
+      return [scratch.outputFromValues([n, h], 'float32')];
+    }
+    for (const [name, t] of [['y', y], ['gates', gates]] as Array<[string, TensorInfo]>) {
+      assertBindable(scratch, name, t.shape);
+    }
+    const inverse = scratch.allocate([pairs], 'int32');
+    const uniforms = [i32(pairs), i32(m)];
+    for (const step of ['fill', 'scatter'] as InverseStep[]) {
+      backend.runWebGPUProgram(new CombineInverseProgram(step, pairs, m), step === 'fill' ? [] : [sourceRows], 'int32',
+                               uniforms, inverse);
+    }
+    const out = scratch.allocate([n, h], 'float32', true);
+    assertBindable(scratch, 'the output', out.shape);
+    backend.runWebGPUProgram(new ExpertCombineProgram(n, h), [y, inverse, gates], 'float32', [i32(k), i32(h)], out);
+    return [out];
+  })[0];
+}
+
+export const sluiceExpertCombineConfig: KernelConfig = {
+  kernelName: SluiceExpertCombine,
+  backendName: 'webgpu',
+  kernelFunc: sluiceExpertCombineWebGPU as unknown as KernelFunc,
+};

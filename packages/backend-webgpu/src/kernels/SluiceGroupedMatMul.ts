@@ -1,0 +1,26 @@
+import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
+import {SluiceGroupedMatMul, SluiceGroupedMatMulAttrs, SluiceGroupedMatMulInputs} from '@sluice/core';
+
+import {runGuarded} from '../gpu_scratch';
+import {WebGPUBackend} from '../internal';
+import {deviceBudget} from '../lce_plan';
+import {groupedMatMul} from './moe_kernel_util';
+
+/** y [M, H] = x[r] · W[e] (W[e]ᵀ when transposed) over the rows r of each expert e. */
+export function sluiceGroupedMatMulWebGPU(args: {
+  inputs: SluiceGroupedMatMulInputs,
+  backend: WebGPUBackend,
+  attrs: SluiceGroupedMatMulAttrs,
+}): TensorInfo {
+  const {inputs: {x, weights, expertOffsets}, backend, attrs: {transposeWeights}} = args;
+  const shape = `x [${x.shape.join(', ')}], weights [${weights.shape.join(', ')}]` +
+      (transposeWeights ? ' (transposed)' : '');
+  return runGuarded(backend, SluiceGroupedMatMul, shape, () => deviceBudget(backend),
+                    scratch => [groupedMatMul(scratch, x, weights, expertOffsets, transposeWeights)])[0];
+}
+
+export const sluiceGroupedMatMulConfig: KernelConfig = {
+  kernelName: SluiceGroupedMatMul,
+  backendName: 'webgpu',
+  kernelFunc: sluiceGroupedMatMulWebGPU as unknown as KernelFunc,
+};
