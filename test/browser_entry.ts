@@ -23,8 +23,13 @@ import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_
 import {describeRegularizersConformance} from '@sluice/regularizers/testing';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
 import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
+import {describeFuzzSuite} from '@sluice/core/testing';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
+import {describeWebGPUExpertDispatch} from '@sluice/backend-webgpu/expert_dispatch_webgpu_test';
 import {describeWebGLLinearCrossEntropy} from '@sluice/backend-webgl/linear_cross_entropy_webgl_test';
+import {describeLeakAndLimitTests} from './reliability/leak_and_limit';
+import {describeBadInputCatalogue} from './reliability/bad_input_catalogue';
+import {describeNumericalExtremes} from './reliability/numerical_extremes';
 
 const ADAPTER_TIMEOUT_MS = 30_000;
 
@@ -132,10 +137,15 @@ async function defineSuites() {
   describeLinearCrossEntropyConformance();
   describeTopOneSuppressionConformance();
   describeExpertDispatchConformance();
+  describeFuzzSuite();
   describeRegularizersConformance();
   describeMoeIndexedDbRoundTrip();
   describeWebGPULinearCrossEntropy();
+  describeWebGPUExpertDispatch();
   describeWebGLLinearCrossEntropy();
+  describeLeakAndLimitTests();
+  describeBadInputCatalogue();
+  describeNumericalExtremes();
 
   if (!webgpu.ok) {
     describe('webgpu env', () => {

@@ -72,7 +72,8 @@ export class LceMergeProgram implements WebGPUProgram {
       z = z + partial[base + 3];
       labelZ = labelZ + partial[base + 4];
     }
-    let lse = m + log(sumExp);
+    // A NaN logit anywhere in the row arrives as a NaN label field (see LcePartialProgram).
+    let lse = select(m + log(sumExp), labelZ, isnan(labelZ));
     ${write}
   }
 `;

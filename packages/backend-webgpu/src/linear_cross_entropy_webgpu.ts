@@ -64,6 +64,9 @@ export class LcePartialProgram implements WebGPUProgram {
     var rowArg : array<i32, ${rm}> = array<i32, ${rm}>();
     var rowZ : array<f32, ${rm}> = array<f32, ${rm}>();
     var rowLabelZ : array<f32, ${rm}> = array<f32, ${rm}>();
+    // NaN once the row has met a NaN logit: max() and comparisons drop NaNs,
+    // so it travels in the label field (summed, never compared) to the merge.
+    var rowNaN : array<f32, ${rm}> = array<f32, ${rm}>();
     var label : array<i32, ${rm}> = array<i32, ${rm}>();
     for (var r = 0; r < ${rm}; r++) {
       rowMax[r] = SLUICE_NEG;
@@ -87,6 +90,9 @@ export class LcePartialProgram implements WebGPUProgram {
           if (col < splitEnd) {
             var x = acc[r][c];
             ${this.hasBias ? 'x = x + bias[uniforms.biasRow + col];' : ''}
+            if (isnan(x)) {
+              rowNaN[r] = x;
+            }
             ${this.softcap ? 'x = sluiceSoftcap(x, uniforms.softcap);' : ''}
             z[c] = x;
             if (x > tileMax) {
@@ -170,7 +176,7 @@ export class LcePartialProgram implements WebGPUProgram {
     }
     workgroupBarrier();
     for (var r = 0; r < ${rm}; r++) {
-      red[(ty * ${rm} + r) * ${wgX} + tx] = rowLabelZ[r];
+      red[(ty * ${rm} + r) * ${wgX} + tx] = rowLabelZ[r] + rowNaN[r];
     }
     workgroupBarrier();
     if (owner) {

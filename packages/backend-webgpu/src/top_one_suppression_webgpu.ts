@@ -5,12 +5,15 @@
  * buffer, so the kernel runs it twice: once for the penalty, once for the
  * argmax. A NaN never wins a comparison but reaches the sum: its row's
  * penalty is NaN.
+ *
+ * One dispatch covers rows [inRow, inRow + numRows) of the bound logits and
+ * writes rows [outRow, …) of the bound output: the kernel cuts N·V logits
+ * past the storage-binding limit into row chunks, and lays the workgroups
+ * out 2-D (rowsPerDim per row of the grid) past the per-dimension limit.
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 
 const WORKGROUP = 64;
-/** Rows per dispatch dimension (WebGPU allows 65535 workgroups per dimension). */
-export const ROWS_PER_DIM = 65535;
 
 export type TopOneOutput = 'penalty'|'argmax';
 
@@ -22,31 +25,32 @@ export class TopOneSuppressionProgram implements WebGPUProgram {
   dispatchLayout = {x: [0], y: [1]};
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  uniforms = 'numRows : i32, rowLength : i32, alpha : f32,';
+  uniforms = 'numRows : i32, rowLength : i32, alpha : f32, inRow : i32, outRow : i32, rowsPerDim : i32,';
 
-  constructor(rows: number, private output: TopOneOutput) {
-    this.outputShape = [rows];
-    this.dispatch = [Math.min(rows, ROWS_PER_DIM), Math.ceil(rows / ROWS_PER_DIM), 1];
-    this.shaderKey = `sluice_topOne_${output}`;
+  /** `outputRows`: the bound output's length; `rows` of it are written, `rowsPerDim` workgroups per grid row. */
+  constructor(outputRows: number, rows: number, rowsPerDim: number, private output: TopOneOutput) {
+    this.outputShape = [outputRows];
+    this.dispatch = [Math.min(rows, rowsPerDim), Math.ceil(rows / rowsPerDim), 1];
+    this.shaderKey = `sluice_topOne_chunked_${output}`;
   }
 
   getUserCode(): string {
     const write = this.output === 'penalty' ?
-        'result[row] = uniforms.alpha * gap[0] / f32(uniforms.rowLength);' :
-        'result[row] = best[0];';
+        'result[uniforms.outRow + row] = uniforms.alpha * gap[0] / f32(uniforms.rowLength);' :
+        'result[uniforms.outRow + row] = best[0];';
     return `
   var<workgroup> top : array<f32, ${WORKGROUP}>;
   var<workgroup> best : array<i32, ${WORKGROUP}>;
   var<workgroup> gap : array<f32, ${WORKGROUP}>;
   ${main()} {
     let t = i32(localId.x);
-    let row = i32(workgroupId.y) * ${ROWS_PER_DIM} + i32(workgroupId.x);
+    let row = i32(workgroupId.y) * uniforms.rowsPerDim + i32(workgroupId.x);
     // No early return: the barriers below must stay in uniform control flow
     // (tfjs passes workgroupId through a private variable, which WGSL's
     // uniformity analysis does not trust). Rows past the end scan nothing.
     let valid = row < uniforms.numRows;
     let len = select(0, uniforms.rowLength, valid);
-    let base = select(0, row * uniforms.rowLength, valid);
+    let base = select(0, (uniforms.inRow + row) * uniforms.rowLength, valid);
     var m = logits[base];
     var at = 0;
     for (var j = t; j < len; j = j + ${WORKGROUP}) {

@@ -4,6 +4,7 @@
  */
 import {div, equal, expandDims, eye, range, logSumExp, matMul, maximum, mean, moments, mul, neg, norm, oneHot, reshape,
         scalar, Scalar, sign, square, sub, sum, Tensor, Tensor1D, Tensor2D, Tensor3D, cast} from '@tensorflow/tfjs-core';
+import {assertTensor, fail} from '@sluice/core';
 
 /** Tokens per expert [E] (float32) among the routed (token, slot) pairs. */
 export function expertCounts(expertIndices: Tensor2D, numExperts: number): Tensor1D {
@@ -18,7 +19,13 @@ export function expertCounts(expertIndices: Tensor2D, numExperts: number): Tenso
  * normalised per token first, so P sums to 1 either way. 1 when balanced.
  */
 export function loadBalancingLoss(scores: Tensor2D, counts: Tensor1D): Scalar {
+  assertTensor('loadBalancingLoss', 'scores', scores, 2, ['float32'], '[N, E]');
+  assertTensor('loadBalancingLoss', 'counts', counts, 1, ['float32'], '[E]');
   const e = scores.shape[1];
+  // A [1] counts would broadcast silently against the E probabilities.
+  if (counts.shape[0] !== e) {
+    fail('loadBalancingLoss', 'counts', `of shape [${e}] (E from scores)`, `shape [${counts.shape.join(',')}]`);
+  }
   const probs = div(scores, maximum(sum(scores, 1, true), scalar(1e-9)));
   const p = mean(probs, 0);
   const f = div(counts, maximum(sum(counts), scalar(1)));
@@ -27,6 +34,7 @@ export function loadBalancingLoss(scores: Tensor2D, counts: Tensor1D): Scalar {
 
 /** Router z-loss (ST-MoE): mean over tokens of logsumexp(logits)². */
 export function routerZLoss(logits: Tensor2D): Scalar {
+  assertTensor('routerZLoss', 'logits', logits, 2, ['float32'], '[N, E]');
   return mean(square(logSumExp(logits, 1))) as Scalar;
 }
 
@@ -36,6 +44,7 @@ export function routerZLoss(logits: Tensor2D): Scalar {
  * squared cosine between slot outputs; 0 when k = 1.
  */
 export function orthogonalityLoss(slotOutputs: Tensor3D): Scalar {
+  assertTensor('orthogonalityLoss', 'slotOutputs', slotOutputs, 3, ['float32'], '[N, k, H]');
   const [n, k] = slotOutputs.shape;
   if (k < 2 || n === 0) return scalar(0);
   const unit = div(slotOutputs, maximum(norm(slotOutputs, 'euclidean', 2, true), scalar(1e-6))) as Tensor3D;
@@ -46,6 +55,7 @@ export function orthogonalityLoss(slotOutputs: Tensor3D): Scalar {
 
 /** Routing variance: minus the mean over tokens of the variance of its scores, so minimising sharpens routing. */
 export function routingVarianceLoss(scores: Tensor2D): Scalar {
+  assertTensor('routingVarianceLoss', 'scores', scores, 2, ['float32'], '[N, E]');
   if (scores.shape[0] === 0) return scalar(0);
   return neg(mean(moments(scores, 1).variance)) as Scalar;
 }

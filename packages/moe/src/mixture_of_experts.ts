@@ -58,6 +58,8 @@ export class MixtureOfExperts extends layers.Layer {
     super({name: config?.name, trainable: config?.trainable, inputShape: config?.inputShape,
            batchInputShape: config?.batchInputShape, batchSize: config?.batchSize});
     this.moe = resolveConfig(config);
+    // tf.layers checks this in apply(): an int32 input fails naming the layer, not deep inside expertDispatch.
+    this.inputSpec = [{dtype: 'float32'}];
     if (this.moe.balance.biasUpdateRate > 0 && this.moe.router !== 'topk') {
       throw new Error(`mixtureOfExperts: balance.biasUpdateRate must be 0 unless router is 'topk' (the bias ` +
                       `shifts top-k selection), got ${this.moe.balance.biasUpdateRate} with router '${this.moe.router}'`);
@@ -79,6 +81,8 @@ export class MixtureOfExperts extends layers.Layer {
     }
     const d = shape[shape.length - 1];
     if (d == null) throw new Error('mixtureOfExperts: the input\'s last dimension must be known, got null');
+    // Later calls must keep the feature size the weights were built for (as tf.layers.dense checks it).
+    this.inputSpec = [{dtype: 'float32', axes: {[-1]: d}}];
     const {numExperts: e, hiddenUnits: h, units: u, sharedExperts: s, activation} = this.moe;
     const widen = activation === 'swiglu' ? 2 : 1;
     const seed = this.moe.seed;

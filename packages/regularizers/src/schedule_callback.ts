@@ -6,6 +6,7 @@ import {Callback, Logs} from '@tensorflow/tfjs-layers';
 import {assertOneOf, fail} from '@sluice/core';
 
 import {isSchedule, Schedule} from './schedule';
+import {checkOptions} from './validate';
 
 export interface ScheduleCallbackOptions {
   /** Advance once per batch (default: schedule steps are optimizer steps) or once per epoch. */
@@ -47,6 +48,8 @@ export class ScheduleCallback extends Callback {
         fail(OP, `schedules[${name}]`, 'a schedule (linearSchedule, cosineSchedule)', String(s));
       }
     });
+    // null or a misspelt key (`{every: 2}`) would otherwise crash on options.per or be ignored.
+    checkOptions(OP, options, ['per']);
     this.per = assertOneOf(OP, 'options.per', options.per ?? 'batch', ['batch', 'epoch'] as const);
   }
 

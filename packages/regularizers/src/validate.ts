@@ -63,7 +63,8 @@ export function checkOptions(op: string, options: unknown, known: readonly strin
 }
 
 export function checkIgnoreIndex(op: string, ignoreIndex: unknown): number|null {
-  return ignoreIndex == null ? null : assertInteger(op, 'ignoreIndex', ignoreIndex);
+  // int32 bounds: the id comparison runs on int32 tensors, where 2^32 would wrap to class 0.
+  return ignoreIndex == null ? null : assertInteger(op, 'ignoreIndex', ignoreIndex, -2147483648, 2147483647);
 }
 
 function isTensor(x: unknown): x is Tensor {

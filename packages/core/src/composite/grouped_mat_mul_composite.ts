@@ -38,8 +38,10 @@ export function groupedMatMulComposite(x: Tensor2D, weights: Tensor3D, expertOff
       // tape keeps a handle on its input, and E slices of the whole weight
       // tensor would hold (and be counted as) E copies of it.
       const sizes = Array.from({length: e}, (_, i) => offsets[i + 1] - offsets[i]);
-      const segments = split(x, sizes, 0);
-      const mats = unstack(weights);
+      // With one expert, no split or unstack: tfjs's SplitV and Unpack gradients
+      // get a lone dy (not an array) for a single output and throw in concat/stack.
+      const segments = e === 1 ? [x] : split(x, sizes, 0);
+      const mats = e === 1 ? [reshape(weights, [a, b]) as Tensor2D] : unstack(weights);
       const parts: Tensor[] = [];
       for (let i = 0; i < e; ++i) {
         if (sizes[i] > 0) parts.push(matMul(segments[i], mats[i], false, transposeWeights));

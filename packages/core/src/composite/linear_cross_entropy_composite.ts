@@ -6,7 +6,7 @@
  * so nothing N×V is ever alive. It does not filter gradient blocks: deciding
  * to skip a block would need a GPU→CPU read per block.
  */
-import {add, argMax, cast, concat, customGrad, dispose, div, exp, gather, GradSaveFunc, log, matMul, max,
+import {add, cast, concat, customGrad, dispose, div, exp, gather, GradSaveFunc, log, matMul, max,
         maximum, mean, mul, notEqual, range, equal, reshape, scalar, slice, square, stack, sub, sum, Tensor,
         Tensor1D, Tensor2D, tidy, unstack, where, zeros, zerosLike, expandDims, fill, greater, greaterEqual, less, logicalAnd,
         logicalOr} from '@tensorflow/tfjs-core';
@@ -16,6 +16,7 @@ import type {CustomGradientFunc} from '@tensorflow/tfjs-core/dist/engine';
 import type {SluiceLinearCrossEntropyAttrs} from '../kernel_names';
 
 import {applySoftcap, softcapDerivative} from './softcap';
+import {firstArgMax} from './top_one_suppression_composite';
 import {compositeVocabChunk, vocabRanges} from './vocab_chunks';
 
 interface ChunkState {
@@ -50,7 +51,7 @@ function forwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, attrs: SluiceLinea
       const sumExp = add(mul(state.sumExp, exp(sub(state.max, newMax))),
                          sum(exp(sub(z, expandDims(newMax, 1))), 1)) as Tensor1D;
       // Strictly greater keeps the earlier chunk on ties: first index wins.
-      const argmax = where(greater(chunkMax, state.max), add(argMax(z, 1), scalar(start, 'int32')),
+      const argmax = where(greater(chunkMax, state.max), add(firstArgMax(z), scalar(start, 'int32')),
                            state.argmax) as Tensor1D;
       const sumZ = attrs.softcap > 0 ? add(state.sumZ, sum(z, 1)) as Tensor1D : state.sumZ;
       return {max: newMax, sumExp, argmax, sumZ};

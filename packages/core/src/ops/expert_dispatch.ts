@@ -46,7 +46,11 @@ function expertDispatch_(x: Tensor2D, expertIndices: Tensor2D, numExperts: numbe
   assertKnownKeys(OP, 'options', options, ['capacity']);
   const capacity = options.capacity === undefined ? -1 : assertInteger(OP, 'options.capacity', options.capacity, 0);
   assertExpertIndices(OP, expertIndices, numExperts);
-  const attrs: SluiceExpertDispatchAttrs = {numExperts, capacity};
+  // No expert can receive more than the N·k pairs, so a capacity that large (1e9 or MAX_SAFE_INTEGER
+  // for "unlimited") drops nothing: it runs as dropless. Kernels take capacity as an int32, where 2^31
+  // and up would wrap (2^32 became 0 and dropped every pair).
+  const pairs = expertIndices.shape[0] * expertIndices.shape[1];
+  const attrs: SluiceExpertDispatchAttrs = {numExperts, capacity: capacity >= pairs ? -1 : capacity};
   let outs: Tensor[];
   if (useRegisteredKernel(SluiceExpertDispatch)) {
     const inputs: SluiceExpertDispatchInputs = {x, expertIndices};

@@ -1,6 +1,7 @@
 import type {Scalar, Tensor, Tensor1D} from '@tensorflow/tfjs-core';
 
-import {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertTensor, fail} from '../errors';
+import {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertTensor, describeValue, fail, INT32_MAX,
+        INT32_MIN} from '../errors';
 import type {SluiceLinearCrossEntropyAttrs} from '../kernel_names';
 
 export type Reduction = 'mean'|'sum'|'none';
@@ -67,7 +68,9 @@ export function resolveLinearCrossEntropyOptions(op: string, options: LinearCros
       fail(op, 'options.bias', `of shape [${vocabSize}] (V from classifier)`, `shape [${o.bias.shape.join(',')}]`);
     }
   }
-  const ignoreIndex = o.ignoreIndex == null ? -100 : assertInteger(op, 'options.ignoreIndex', o.ignoreIndex);
+  // int32: kernels and the kept-token count compare it with int32 labels, where 2^32 would wrap to 0.
+  const ignoreIndex =
+      o.ignoreIndex == null ? -100 : assertInteger(op, 'options.ignoreIndex', o.ignoreIndex, INT32_MIN, INT32_MAX);
   const reduction = o.reduction == null ? 'mean' : assertOneOf(op, 'options.reduction', o.reduction, REDUCTIONS);
   const softcap = o.softcap == null ? 0 : assertFiniteNumber(op, 'options.softcap', o.softcap, 0);
   const labelSmoothing =
@@ -84,7 +87,7 @@ export function resolveLinearCrossEntropyOptions(op: string, options: LinearCros
   }
   const vocabChunk = o.vocabChunk == null ? 0 : assertInteger(op, 'options.vocabChunk', o.vocabChunk, 1);
   if (o.returnLse != null && typeof o.returnLse !== 'boolean') {
-    fail(op, 'options.returnLse', 'a boolean', String(o.returnLse));
+    fail(op, 'options.returnLse', 'a boolean', describeValue(o.returnLse));
   }
   return {
     attrs: {ignoreIndex, softcap, labelSmoothing, zLoss, maxSup, gradFilterEps, vocabChunk, hasBias: true},

@@ -1,4 +1,4 @@
-import {add, cast, div, gather, mul, op, range, reshape, scalar, sigmoid, softmax, sum, Tensor1D, Tensor2D,
+import {add, cast, div, gather, mul, op, range, reshape, scalar, sigmoid, softmax, sum, tanh, Tensor1D, Tensor2D,
         tidy, topk, zeros} from '@tensorflow/tfjs-core';
 
 import {assertInteger, assertKnownKeys, assertOneOf, assertTensor, fail} from '../errors';
@@ -60,9 +60,16 @@ function routeTopK_(routerLogits: Tensor2D, k: number, options: RouteTopKOptions
   const scores = (scoring === 'softmax' ? softmax(routerLogits) : sigmoid(routerLogits)) as Tensor2D;
   // tf.topk orders equal values by index on every backend; the bias only moves the choice.
   // Selection only: off the tape, so the integer indices are not on a differentiable path.
+  // Equal logits must give equal keys, or the tie rule breaks: tfjs-node's
+  // (Eigen's) sigmoid, exp and softmax round an element differently by its
+  // position (vectorised body vs scalar tail). Without a bias the logits
+  // themselves are the key (both scorings are monotone per row); with one,
+  // sigmoid is taken as 0.5 + 0.5·tanh(z/2), which rounds the same everywhere.
   const expertIndices = tidy(() => {
-    const chooser = stopGradient(scores);
-    return topk(options.bias != null ? add(chooser, options.bias) : chooser, k).indices;
+    const z = stopGradient(routerLogits);
+    if (options.bias == null) return topk(z, k).indices;
+    const chooser = scoring === 'softmax' ? stopGradient(scores) : add(0.5, mul(0.5, tanh(mul(0.5, z))));
+    return topk(add(chooser, options.bias), k).indices;
   }) as Tensor2D;
   let gates = gatherPerRow(scores, expertIndices);
   if (normalize) gates = div(gates, sum(gates, 1, true));

@@ -3,21 +3,22 @@
  * (filter the pairs of each expert, in pair order), independently of the
  * counting sort the kernels use.
  */
+/** One token's router scores in float64: softmax over the row, or sigmoid per entry. */
+export function routerScoresReference(z: number[], scoring: 'softmax'|'sigmoid'): number[] {
+  if (scoring === 'sigmoid') return z.map(v => 1 / (1 + Math.exp(-v)));
+  const m = Math.max(...z);
+  const ex = z.map(v => Math.exp(v - m));
+  const total = ex.reduce((a, b) => a + b, 0);
+  return ex.map(v => v / total);
+}
+
 export function routeTopKReference(logits: Float32Array, n: number, e: number, k: number,
                                    scoring: 'softmax'|'sigmoid', bias: Float32Array|null, normalize: boolean):
     {indices: Int32Array, gates: Float64Array} {
   const indices = new Int32Array(n * k), gates = new Float64Array(n * k);
   for (let t = 0; t < n; ++t) {
     const z = Array.from(logits.subarray(t * e, (t + 1) * e));
-    let s: number[];
-    if (scoring === 'sigmoid') {
-      s = z.map(v => 1 / (1 + Math.exp(-v)));
-    } else {
-      const m = Math.max(...z);
-      const ex = z.map(v => Math.exp(v - m));
-      const total = ex.reduce((a, b) => a + b, 0);
-      s = ex.map(v => v / total);
-    }
+    const s = routerScoresReference(z, scoring);
     const chosen = s.map((v, j) => [v + (bias ? bias[j] : 0), j]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
                        .slice(0, k).map(p => p[1]);
     const total = normalize ? chosen.reduce((a, j) => a + s[j], 0) : 1;

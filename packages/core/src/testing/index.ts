@@ -9,3 +9,4 @@ export {randomLabels, seededRandom, uniformArray} from './random';
 export {peakBytesDuring} from './peak_bytes';
 export {describeTopOneSuppressionConformance} from './top_one_suppression_suite';
 export {describeExpertDispatchConformance} from './expert_dispatch_suite';
+export {describeFuzzSuite} from './fuzz_suite';

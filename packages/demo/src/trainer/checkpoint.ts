@@ -1,10 +1,13 @@
 /**
  * Checkpoints: one file holding a JSON header (step, config, vocabulary,
  * history, tensor index) and the float32 data of every weight and optimizer
- * slot. Written to a temporary file, flushed, then renamed over the old one,
- * so an interrupted write leaves the previous checkpoint intact.
+ * slot. Written to a temporary file (every byte, short writes retried),
+ * flushed, then renamed over the old one and the directory flushed, so an
+ * interrupted write leaves the previous checkpoint intact. A write that
+ * fails removes its temporary file; temporaries left by processes that died
+ * mid-write are removed by the next successful write.
  */
-import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync,
+import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync,
         writeSync} from 'node:fs';
 import path from 'node:path';
 
@@ -28,6 +31,12 @@ export interface CheckpointHeader {
 export function writeCheckpoint(file: string, header: CheckpointHeader, weights: TensorEntry[],
                                 optimizer: TensorEntry[]): void {
   mkdirSync(path.dirname(file), {recursive: true});
+  // Every entry is stored as float32. Callers pass `await tensor.data()`, which is an Int32Array for int32
+  // tensors (Adam's iteration count): its raw bytes read back as float32 would be a denormal, not the count.
+  const asFloat32 = (entries: TensorEntry[]) => entries.map(e => e.values instanceof Float32Array ? e :
+      {...e, values: Float32Array.from(e.values as ArrayLike<number>)});
+  weights = asFloat32(weights);
+  optimizer = asFloat32(optimizer);
   let offset = 0;
   const index = (entries: TensorEntry[]) => entries.map(e => {
     const item = {name: e.name, shape: e.shape, offset, length: e.values.length};
@@ -37,20 +46,67 @@ export function writeCheckpoint(file: string, header: CheckpointHeader, weights:
   const json = Buffer.from(JSON.stringify({...header, weights: index(weights), optimizer: index(optimizer)}), 'utf8');
   const lengthField = Buffer.alloc(4);
   lengthField.writeUInt32LE(json.length);
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = temporaryName(file, process.pid);
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, Buffer.from(MAGIC, 'utf8'));
-    writeSync(fd, lengthField);
-    writeSync(fd, json);
-    for (const e of [...weights, ...optimizer]) {
-      writeSync(fd, Buffer.from(e.values.buffer, e.values.byteOffset, e.values.byteLength));
+    try {
+      writeAll(fd, Buffer.from(MAGIC, 'utf8'));
+      writeAll(fd, lengthField);
+      writeAll(fd, json);
+      for (const e of [...weights, ...optimizer]) {
+        writeAll(fd, Buffer.from(e.values.buffer, e.values.byteOffset, e.values.byteLength));
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    renameSync(tmp, file);
+  } catch (e) {
+    // The previous checkpoint is untouched; leave no half-written file beside it.
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already renamed or never created
+    }
+    throw e;
   }
-  renameSync(tmp, file);
+  syncDirectory(path.dirname(file));
+  removeStaleTemporaries(file);
+}
+
+function temporaryName(file: string, pid: number): string {
+  return `${file}.tmp-${pid}`;
+}
+
+/** writeSync may write less than asked (a signal, a full pipe, huge buffers): loop until every byte is out. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length;) {
+    const n = writeSync(fd, bytes, done, bytes.length - done);
+    if (!(n > 0)) throw new Error(`checkpoint write made no progress (${done} of ${bytes.length} bytes written)`);
+    done += n;
+  }
+}
+
+/** Makes the rename itself durable (best effort: not every platform can fsync a directory). */
+function syncDirectory(dir: string): void {
+  let fd: number|undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // e.g. Windows: directories cannot be opened for fsync
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';  // alive, someone else's
+  }
 }
 
 export interface LoadedCheckpoint extends CheckpointHeader {
@@ -84,7 +140,26 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
   return {...parsed, weights: load(parsed.weights), optimizer: load(parsed.optimizer)};
 }
 
+/**
+ * Removes `<file>.tmp-<pid>` files of this process and of processes that no
+ * longer run (a write killed half way); a live writer's temporary is left alone.
+ */
 export function removeStaleTemporaries(file: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  if (existsSync(tmp)) unlinkSync(tmp);
+  const dir = path.dirname(file), prefix = `${path.basename(file)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && processAlive(pid))) continue;
+    try {
+      unlinkSync(path.join(dir, name));
+    } catch {
+      // removed meanwhile
+    }
+  }
 }

@@ -45,7 +45,11 @@ function modelConfig(a: TrainerArgs, vocab: number): ModelConfig {
 
 async function namedOptimizerState(optimizer: tf.Optimizer): Promise<TensorEntry[]> {
   const weights = await optimizer.getWeights();
-  return Promise.all(weights.map(async w => ({name: w.name, shape: w.tensor.shape, values: await w.tensor.data() as Float32Array})));
+  const entries = await Promise.all(
+      weights.map(async w => ({name: w.name, shape: w.tensor.shape, values: await w.tensor.data() as Float32Array})));
+  // The step count comes back as a fresh scalar; the slots are the optimizer's own variables.
+  tf.dispose(weights.map(w => w.tensor).filter(t => !(t instanceof tf.Variable)));
+  return entries;
 }
 
 function progressLine(step: number, total: number, loss: number, tokensPerSecond: number, loads: number[][],
@@ -134,7 +138,9 @@ async function main(): Promise<number> {
       tf.tidy(() => variable.assign(tf.tensor(w.values, w.shape)));
     }
     if (ck.optimizer.length > 0) {
-      await optimizer.setWeights(ck.optimizer.map(o => ({name: o.name, tensor: tf.tensor(o.values, o.shape)})));
+      const state = ck.optimizer.map(o => ({name: o.name, tensor: tf.tensor(o.values, o.shape)}));
+      await optimizer.setWeights(state);
+      tf.dispose(state.map(o => o.tensor));  // the optimizer made its own variables from them
     }
     Object.assign(history, ck.history as History);
     start = ck.step;

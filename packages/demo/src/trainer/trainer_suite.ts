@@ -2,18 +2,98 @@
  * The trainer's pieces, without running a full training: flag parsing and
  * its errors, checkpoints (round trip, atomic replace, corrupt and missing
  * files), the tokenizer and its unigram baseline, and a few steps of the
- * model lowering its loss without leaking tensors.
+ * model lowering its loss without leaking tensors; determinism (same seed,
+ * same loss curve) and resuming after an interrupted checkpoint write.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 
 import {parseTrainerArgs} from './args';
 import {readCheckpoint, writeCheckpoint} from './checkpoint';
 import {UsageError} from './corpus';
-import {TinyMoELM} from './model';
+import {ModelConfig, TinyMoELM} from './model';
 import {rng, sampleBatch, tokenize, unigramEntropy, Vocabulary} from './tokenizer';
+
+/** node:fs itself (not esbuild's namespace copy), so a spec can make its writeSync fail. */
+const fs = require('node:fs') as typeof import('node:fs');
+
+const RUN_CONFIG: ModelConfig = {vocab: 13, dim: 8, layers: 1, context: 6, experts: 2, topK: 1, hidden: 8};
+const RUN_IDS = Int32Array.from({length: 400}, (_, i) => (i * 7) % 13);
+
+/**
+ * A short training run as `npm start` does it (main.ts): model and batch
+ * order from the seed, Adam, the fused loss with MaxSup, checkpoints holding
+ * every weight (MoE selection bias included) and Adam's state.
+ */
+class TrainerRun {
+  readonly model: TinyMoELM;
+  readonly optimizer = tf.train.adam(0.03);
+  readonly losses: number[] = [];
+  step = 0;
+
+  /** `seed` initialises the model; `batchSeed` (default: the same) orders the batches. */
+  constructor(seed: number, readonly batchSeed = seed) {
+    this.model = new TinyMoELM(RUN_CONFIG, seed);
+  }
+
+  async train(toStep: number) {
+    const vars = this.model.trainableVariables();
+    while (this.step < toStep) {
+      ++this.step;
+      const b = sampleBatch(RUN_IDS, 4, RUN_CONFIG.context, rng(this.batchSeed * 1_000_003 + this.step));
+      const loss = this.optimizer.minimize(() => this.model.loss(tf.tensor1d(b.inputs, 'int32'),
+                                                                 tf.tensor1d(b.targets, 'int32'), 4, 0.1, true).total,
+                                           true, vars)!;
+      this.losses.push((await loss.data())[0]);
+      loss.dispose();
+    }
+  }
+
+  async save(file: string) {
+    const weights = await Promise.all(this.model.namedWeights().map(async ({name, variable}) =>
+        ({name, shape: variable.shape, values: await variable.data() as Float32Array})));
+    const slots = await this.optimizer.getWeights();
+    const optimizer = await Promise.all(slots.map(async w => ({name: w.name, shape: w.tensor.shape,
+                                                               values: await w.tensor.data() as Float32Array})));
+    // getWeights makes a new int32 scalar for the step count (the moments are the optimizer's own variables).
+    tf.dispose(slots.filter(w => !(w.tensor instanceof tf.Variable)).map(w => w.tensor));
+    writeCheckpoint(file, {step: this.step, config: {...RUN_CONFIG}, vocabulary: [], history: {losses: this.losses}},
+                    weights, optimizer);
+  }
+
+  /** As `--resume`: every weight and Adam's state from the file, then the step and the curve so far. */
+  async restore(file: string) {
+    const ck = readCheckpoint(file);
+    const byName = new Map(ck.weights.map(w => [w.name, w]));
+    for (const {name, variable} of this.model.namedWeights()) {
+      const w = byName.get(name)!;
+      expect(w).withContext(`checkpoint weight ${name}`).toBeDefined();
+      tf.tidy(() => variable.assign(tf.tensor(w.values, w.shape)));
+    }
+    const slots = ck.optimizer.map(o => ({name: o.name, tensor: tf.tensor(o.values, o.shape)}));
+    await this.optimizer.setWeights(slots);
+    tf.dispose(slots.map(s => s.tensor));  // setWeights makes variables of its own from them
+    this.step = ck.step;
+    this.losses.splice(0, this.losses.length, ...(ck.history as {losses: number[]}).losses);
+  }
+
+  dispose() {
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}
+
+async function lossCurve(seed: number, steps: number): Promise<number[]> {
+  const run = new TrainerRun(seed);
+  try {
+    await run.train(steps);
+    return run.losses;
+  } finally {
+    run.dispose();
+  }
+}
 
 export function describeTrainer() {
   describe('trainer (npm start)', () => {
@@ -59,6 +139,101 @@ export function describeTrainer() {
         rmSync(dir, {recursive: true, force: true});
       }
     });
+
+    it('the same seed gives the same loss curve on cpu, bit for bit; another seed another curve', async () => {
+      await tf.ready();
+      expect(tf.getBackend()).toBe('cpu');
+      const a = await lossCurve(11, 12), b = await lossCurve(11, 12), c = await lossCurve(12, 12);
+      expect(a.length).toBe(12);
+      expect(a.every(Number.isFinite)).toBe(true);
+      expect(b).toEqual(a);
+      expect(c.some((l, i) => l !== a[i])).withContext(`seed 12 ${c} vs seed 11 ${a}`).toBe(true);
+      expect(c[0]).not.toBe(a[0]);  // another initialisation and other batches from the very first step
+    });
+
+    it('an interrupted checkpoint write leaves the previous checkpoint loadable, and resuming continues the curve',
+       async () => {
+         const dir = mkdtempSync(path.join(tmpdir(), 'sluice-ckpt-'));
+         const file = path.join(dir, 'run.bin');
+         const leftovers = () => readdirSync(dir).filter(n => n !== 'run.bin');
+         const tensorsBefore = tf.memory().numTensors;
+         const runs: TrainerRun[] = [];
+         try {
+           const reference = await lossCurve(21, 8);  // never interrupted
+
+           const first = new TrainerRun(21);
+           runs.push(first);
+           await first.train(4);
+           await first.save(file);
+           const good = readFileSync(file);
+           // Adam's iteration count is an int32 tensor: it must come back as 4, not as the float32 of its bits.
+           expect(readCheckpoint(file).optimizer[0].values[0]).toBe(4);
+           // A process killed mid-write earlier left a truncated temporary (pid 2^30: no such process).
+           writeFileSync(`${file}.tmp-1073741824`, good.subarray(0, 100));
+           await first.train(8);
+
+           // The disk fills up half way through the tensor data of the step-8 checkpoint.
+           const realWrite = fs.writeSync;
+           let calls = 0;
+           spyOn(fs, 'writeSync').and.callFake(((...args: Parameters<typeof fs.writeSync>) => {
+             if (++calls === 5) {
+               throw Object.assign(new Error('ENOSPC: no space left on device, write'), {code: 'ENOSPC'});
+             }
+             return (realWrite as (...a: unknown[]) => number)(...args);
+           }) as typeof fs.writeSync);
+           await expectAsync(first.save(file)).toBeRejectedWithError(/ENOSPC/);
+           (fs.writeSync as jasmine.Spy).and.callThrough();
+           expect(calls).toBe(5);
+           expect(readFileSync(file).equals(good)).withContext('the step-4 checkpoint is byte for byte intact').toBe(true);
+           expect(readCheckpoint(file).step).toBe(4);
+           // The failed write removed its own temporary; the dead process's one is still there.
+           expect(leftovers()).toEqual(['run.bin.tmp-1073741824']);
+
+           // A short write (fewer bytes than asked, as writeSync may do) must not truncate the checkpoint.
+           let shortened = false;
+           (fs.writeSync as jasmine.Spy).and.callFake((fd: number, buffer: Uint8Array, offset?: number, length?: number) => {
+             const start = offset ?? 0, count = length ?? buffer.length - start;
+             if (!shortened && count > 64) {
+               shortened = true;
+               return realWrite(fd, buffer, start, Math.floor(count / 2));
+             }
+             return realWrite(fd, buffer, start, count);
+           });
+           const scratch = path.join(dir, 'short.bin');
+           await first.save(scratch);
+           (fs.writeSync as jasmine.Spy).and.callThrough();
+           expect(shortened).toBe(true);
+           expect(readCheckpoint(scratch).step).toBe(8);
+           rmSync(scratch);
+           first.dispose();  // the process 'died' (variable names are global: one model at a time)
+           runs.pop();
+
+           // Resume into a model initialised from another seed (99): every weight must come from the file.
+           // Batches follow the run's seed (21), as main.ts's do.
+           const other = new TrainerRun(99, 21);
+           runs.push(other);
+           await other.restore(file);
+           expect(other.step).toBe(4);
+           expect(other.losses).toEqual(reference.slice(0, 4));
+           await other.train(8);
+           expect(other.losses.slice(0, 4)).toEqual(reference.slice(0, 4));
+           // Bit for bit: the weights, Adam's moments and its step count all come back exactly (the bias
+           // corrections β^t are recomputed as pow() instead of running products, which happens to agree here).
+           expect(other.losses.slice(4)).toEqual(reference.slice(4));
+           console.log(`\n[checkpoint] uninterrupted steps 5-8: ${reference.slice(4).join(', ')}; resumed from step 4: ` +
+                       `${other.losses.slice(4).join(', ')}`);
+
+           // The next successful write replaces the checkpoint and clears the dead writer's temporary.
+           await other.save(file);
+           expect(readCheckpoint(file).step).toBe(8);
+           expect(leftovers()).toEqual([]);
+           expect(existsSync(file)).toBe(true);
+         } finally {
+           runs.forEach(r => r.dispose());
+           rmSync(dir, {recursive: true, force: true});
+         }
+         expect(tf.memory().numTensors).toBe(tensorsBefore);
+       });
 
     it('tokenizes words and punctuation; the unigram baseline of a uniform stream is ln V', () => {
       expect(tokenize('Call me Ishmael. It’s fine—really!')).toEqual(
