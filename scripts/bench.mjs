@@ -58,6 +58,10 @@ function suite() {
   // GPU backends pick their shapes from the adapter (scaled down on software ones, printed with the table).
   list.push(['Fused cross-entropy on webgl (headless Chromium)', ['--op', 'cce', '--backend', 'webgl'], 'cce-webgl.md']);
   list.push(['Fused cross-entropy on webgpu (Node, Dawn)', ['--op', 'cce', '--backend', 'webgpu'], 'cce-webgpu.md']);
+  list.push(['Sparse MoE feed-forward on webgl (headless Chromium; scaled down on SwiftShader)',
+             ['--op', 'moe', '--backend', 'webgl'], 'moe-webgl.md']);
+  list.push(['Sparse MoE feed-forward on webgpu (Node, Dawn; scaled down on a software adapter)',
+             ['--op', 'moe', '--backend', 'webgpu'], 'moe-webgpu.md']);
   return list;
 }
 

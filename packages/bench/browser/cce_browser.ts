@@ -17,79 +17,16 @@ import '@sluice/backend-webgl';
 
 import * as tf from '@tensorflow/tfjs-core';
 import {linearCrossEntropy, SLUICE_FORCE_COMPOSITE} from '@sluice/core';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
 
 import {CceRow, CceShape, cceTable} from '../src/cce_bench';
-import {formatBytes, Measurement} from '../src/measure';
+import {formatBytes, measure} from '../src/measure';
+import {log, post, webglRenderer} from './page';
 
 const FULL_SHAPES = '4096x256x32768,4096x256x131072';
 // SwiftShader runs webgl's matMul at about 2 GFLOP/s: scaled so naive takes
 // seconds, not hours. The second shape has N×V > 8192², where naive cannot
 // allocate its logits texture at all, while the chunked kernel runs.
 const SOFTWARE_SHAPES = '1024x64x8192,1024x16x81920';
-
-function post(kind: string, body: unknown) {
-  return fetch(`/${kind}`, {method: 'POST', body: JSON.stringify(body)}).catch(() => undefined);
-}
-function log(line: string) {
-  document.getElementById('log')!.textContent += `${line}\n`;
-  console.log(line);
-  void post('log', line);
-}
-
-function renderer(): string {
-  const gl = document.createElement('canvas').getContext('webgl2');
-  if (gl == null) return 'no WebGL2 context';
-  const ext = gl.getExtension('WEBGL_debug_renderer_info');
-  return String(ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
-}
-
-interface WebGLBackendLike {
-  numBytesInGPU: number;
-}
-
-/** Peak bytes of webgl textures in use while `f` runs, above the level before it. */
-async function texturePeakDuring<T>(f: () => Promise<T>): Promise<{result: T, peakBytes: number}> {
-  const backend = tf.backend() as unknown as WebGLBackendLike;
-  let value = backend.numBytesInGPU;
-  const start = value;
-  let peak = value;
-  Object.defineProperty(backend, 'numBytesInGPU', {
-    configurable: true, enumerable: true,
-    get: () => value,
-    set: (bytes: number) => {
-      value = bytes;
-      peak = Math.max(peak, bytes);
-    },
-  });
-  try {
-    return {result: await f(), peakBytes: peak - start};
-  } finally {
-    delete (backend as unknown as Record<string, unknown>).numBytesInGPU;
-    backend.numBytesInGPU = value;
-  }
-}
-
-async function measure(run: () => tf.Tensor[], repeats: number): Promise<Measurement> {
-  try {
-    const once = async () => {
-      const outs = run();
-      await Promise.all(outs.map(t => t.data()));
-      tf.dispose(outs);
-    };
-    const gpu = await texturePeakDuring(() => peakBytesDuring(once));
-    const peakBytes = Math.max(gpu.peakBytes, gpu.result.peakBytes);
-    let best = Infinity;
-    for (let r = 0; r < repeats; ++r) {
-      const t0 = performance.now();
-      await once();
-      best = Math.min(best, performance.now() - t0);
-    }
-    return {ms: best, peakBytes};
-  } catch (e) {
-    return {ms: NaN, peakBytes: NaN, error: String((e as Error).message ?? e).split('\n')[0]};
-  }
-}
 
 function naive(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, v: number): tf.Tensor[] {
   return tf.grads((ee: tf.Tensor, cc: tf.Tensor) => {
@@ -132,7 +69,7 @@ async function main() {
   // count is the bytes in use and one variant cannot reuse another's pool.
   tf.env().set('WEBGL_DELETE_TEXTURE_THRESHOLD', 0);
   if (!(await tf.setBackend('webgl'))) throw new Error('the webgl backend could not be initialised');
-  const gpu = renderer();
+  const gpu = webglRenderer();
   const software = /swiftshader|llvmpipe|software/i.test(gpu);
   const shapesParam = params.get('shapes') ?? (software ? SOFTWARE_SHAPES : FULL_SHAPES);
   const repeats = Number(params.get('repeats') ?? 2);

@@ -83,8 +83,12 @@ async function main() {
   const machine = describeMachine() + (adapter ? `, adapter ${adapter}` : '');
   console.log(`sluice bench: ${args.op} on ${machine}`);
   if (args.op === 'moe') {
-    const n = process.argv.includes('--n') ? args.n : 4096, d = process.argv.includes('--d') ? args.d : 256;
-    const shape = {n, d, h: args.h, e: args.e, k: args.k};
+    // The issue's shape, or on a software adapter one scaled down so the dense path takes about a minute.
+    const given = (flag: string) => process.argv.includes(flag);
+    const scaled = adapter != null && isSoftwareAdapter(adapter) && !['--n', '--d', '--h'].some(given);
+    if (scaled) console.log(`software adapter (${adapter}): shape scaled down from N=4096 D=256 H=1024`);
+    const n = given('--n') ? args.n : scaled ? 1024 : 4096, d = given('--d') ? args.d : scaled ? 64 : 256;
+    const shape = {n, d, h: scaled ? 256 : args.h, e: args.e, k: args.k};
     console.log(`MoE FFN forward + backward, N=${n} D=${d} H=${shape.h} E=${shape.e} k=${shape.k}`);
     const table = moeTable(await benchMoe(shape, args.repeats, s => console.log(s), String(args.variants).split(',')));
     const section = `### MoE feed-forward forward+backward, N=${n} D=${d} H=${shape.h} E=${shape.e} k=${shape.k}\n\n` +

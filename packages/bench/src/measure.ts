@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
 
+import {texturePeakDuring} from './webgl_bench';
 import {gpuPeakBytesDuring} from './webgpu_bench';
 
 export interface Measurement {
@@ -21,9 +22,10 @@ export async function measure(run: () => tf.Tensor[] | Promise<tf.Tensor[]>, rep
     // Not tf.profile: it samples memory only after each top-level kernel and
     // misses what a kernel allocates and frees inside itself (tfjs-node's
     // kernels, sluice's 'tensorflow' kernels). This sees every allocation.
-    // On webgpu the GPU buffers in use are counted too: kernel scratch never
-    // becomes a tensor, so tfjs's byte count cannot see it.
-    const gpu = await gpuPeakBytesDuring(() => peakBytesDuring(async () => {
+    // On webgpu the GPU buffers in use are counted too, on webgl the textures:
+    // kernel scratch never becomes a tensor, so tfjs's byte count cannot see it.
+    const gpuPeak = tf.getBackend() === 'webgl' ? texturePeakDuring : gpuPeakBytesDuring;
+    const gpu = await gpuPeak(() => peakBytesDuring(async () => {
       const outs = await run();
       await Promise.all(outs.map(t => t.data()));
       tf.dispose(outs);
