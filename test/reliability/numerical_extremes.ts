@@ -172,11 +172,7 @@ interface KnownFailure {
   composite: boolean;
   reason: string;
 }
-const WEBGL_COMPOSITE_NAN = 'the composite on webgl returns NaN in dEmbeddings for logits near -1e4 with ' +
-    'labelSmoothing, zLoss and maxSup (loss, lse and dClassifier are right; the cpu, tensorflow and webgpu ' +
-    'composites pass)';
 const KNOWN_FAILURES: KnownFailure[] = [
-  {test: 'logits near -1e4', backend: 'webgl', composite: true, reason: WEBGL_COMPOSITE_NAN},
 ];
 
 export function describeNumericalExtremes(constraints: Constraints = ALL_ENVS) {

@@ -6,7 +6,7 @@
  * so nothing N×V is ever alive. It does not filter gradient blocks: deciding
  * to skip a block would need a GPU→CPU read per block.
  */
-import {add, cast, concat, customGrad, dispose, div, exp, gather, GradSaveFunc, log, matMul, max,
+import {add, cast, minimum, concat, customGrad, dispose, div, exp, gather, GradSaveFunc, log, matMul, max,
         maximum, mean, mul, notEqual, range, equal, reshape, scalar, slice, square, stack, sub, sum, Tensor,
         Tensor1D, Tensor2D, tidy, unstack, where, zeros, zerosLike, expandDims, fill, greater, greaterEqual, less, logicalAnd,
         logicalOr} from '@tensorflow/tfjs-core';
@@ -108,7 +108,11 @@ function backwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, labels: Tensor1D,
   for (const [start, size] of vocabRanges(v, compositeVocabChunk(n, v, attrs.vocabChunk))) {
     const [dENext, dCChunk, dBChunk] = tidy(() => {
       const {cChunk, z} = chunkLogits(e, c, b, start, size, softcap);
-      let dz = add(mul(exp(sub(z, lseCol)), softmaxCoef), uniformCoef);
+      // z − lse <= 0 for every real entry; the clamp is for tfjs-webgl's packed
+      // textures, whose padding lanes hold z = 0: with lse near −1e4 their exp
+      // is Inf, and the next packed matMul multiplies it by the other operand's
+      // zero padding (Inf · 0 = NaN in every output).
+      let dz = add(mul(exp(minimum(sub(z, lseCol), scalar(0))), softmaxCoef), uniformCoef);
       dz = add(dz, mul(chunkOneHot(labels, start, size), labelCoef));
       if (maxSup > 0) {
         dz = add(dz, mul(chunkOneHot(argmax, start, size), argmaxCoef));
