@@ -23,7 +23,6 @@ import {backendTolerance, expectClose, seededRandom, uniformArray} from '@sluice
 import {describeKernelAndComposite} from '@sluice/core/testing/kernel_and_composite';
 
 const EPS32 = Math.pow(2, -23);
-const jasmineIt = it;
 
 /**
  * Relative tolerance (as expectClose takes it) when logits reach `magnitude`:
@@ -160,35 +159,11 @@ function expectFinite(values: ArrayLike<number>, what: string) {
   expect(bad).withContext(`${what}[${bad}] = ${values[bad]} should be finite`).toBe(-1);
 }
 
-/**
- * Failures this suite found in code outside test/ (backend kernels, the
- * composite), reported with issue 9: each is skipped, with its reason in the
- * log, on exactly the env and path where it fails, until its fix lands; then
- * delete the entry.
- */
-interface KnownFailure {
-  test: string;  // a substring of the spec's name
-  backend: string;
-  composite: boolean;
-  reason: string;
-}
-const KNOWN_FAILURES: KnownFailure[] = [
-];
-
 export function describeNumericalExtremes(constraints: Constraints = ALL_ENVS) {
   const kernels = [SluiceLinearCrossEntropy, SluiceTopOneSuppression, SluiceExpertDispatch, SluiceGroupedMatMul,
                    SluiceExpertCombine];
   describeKernelAndComposite('Numerical extremes', kernels, constraints, (env, composite) => {
     const tol = backendTolerance(env.backendName);
-    const it = (name: string, fn: () => Promise<void>) => jasmineIt(name, async () => {
-      const known = KNOWN_FAILURES.find(
-          k => name.includes(k.test) && k.backend === env.backendName && k.composite === composite);
-      if (known != null) {
-        pending(`known bug, reported with issue 9: ${known.reason}`);
-        return;
-      }
-      await fn();
-    });
 
     // ---- linearCrossEntropy: values and gradients against float64 ----
     // One shape (N=17, V=129, D=3) for most cases: webgl compiles a program per shape.
