@@ -45,7 +45,11 @@ export function isInlinedDeepImport(id) {
   return /^@tensorflow\/[a-z0-9-]+\/./.test(id) && !/^@tensorflow\/tfjs-node(-gpu)?\//.test(id);
 }
 
+// @sluice/core/internal is inlined too: small and stateless helpers (the
+// composite registry lives on globalThis), so a <script> user loads no extra
+// file and Node's require() needs no ESM-only internal entry.
 function isExternal(id) {
+  if (id === '@sluice/core/internal') return false;
   if (/^@sluice\//.test(id)) return true;
   return /^@tensorflow\//.test(id) && !isInlinedDeepImport(id);
 }

@@ -12,7 +12,8 @@ export function workspaceAliases() {
   const alias = {};
   for (const dir of readdirSync(path.join(ROOT, 'packages'))) {
     const src = path.join(ROOT, 'packages', dir, 'src');
-    if (!existsSync(path.join(src, 'index.ts'))) continue;
+    // Private packages too (no index.ts): the demo's trainer suite is `@sluice/demo/trainer/trainer_suite`.
+    if (!existsSync(src)) continue;
     const name = `@sluice/${dir}`;
     // A folder, so `@sluice/core/testing` resolves to src/testing/index.ts too.
     alias[name] = src;

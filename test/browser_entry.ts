@@ -19,17 +19,8 @@ import '@sluice/backend-webgl';
 import '@sluice/backend-webgpu';
 
 import {setTestEnvs, TestEnv} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_test';
-import {describeRegularizersConformance} from '@sluice/regularizers/testing';
-import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
-import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
-import {describeFuzzSuite} from '@sluice/core/testing';
-import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
-import {describeWebGPUExpertDispatch} from '@sluice/backend-webgpu/expert_dispatch_webgpu_test';
-import {describeWebGLLinearCrossEntropy} from '@sluice/backend-webgl/linear_cross_entropy_webgl_test';
-import {describeLeakAndLimitTests} from './reliability/leak_and_limit';
-import {describeBadInputCatalogue} from './reliability/bad_input_catalogue';
-import {describeNumericalExtremes} from './reliability/numerical_extremes';
+
+import {defineSuites} from './suites';
 
 const ADAPTER_TIMEOUT_MS = 30_000;
 
@@ -115,7 +106,7 @@ function reportPendingReasons() {
   });
 }
 
-async function defineSuites() {
+async function defineBrowserSuites() {
   console.log(`sluice browser tests on ${navigator.userAgent}`);
   console.log(`WebGL2: ${webglRenderer()}`);
   const webgpu = await probeWebGPU();
@@ -134,18 +125,7 @@ async function defineSuites() {
   setTestEnvs(envs);
   reportPendingReasons();
 
-  describeLinearCrossEntropyConformance();
-  describeTopOneSuppressionConformance();
-  describeExpertDispatchConformance();
-  describeFuzzSuite();
-  describeRegularizersConformance();
-  describeMoeIndexedDbRoundTrip();
-  describeWebGPULinearCrossEntropy();
-  describeWebGPUExpertDispatch();
-  describeWebGLLinearCrossEntropy();
-  describeLeakAndLimitTests();
-  describeBadInputCatalogue();
-  describeNumericalExtremes();
+  defineSuites('browser');
 
   if (!webgpu.ok) {
     describe('webgpu env', () => {
@@ -164,7 +144,7 @@ if (karma == null || typeof karma.start !== 'function') {
 }
 const startJasmine = karma.start;
 karma.start = function(this: unknown, ...args: unknown[]) {
-  defineSuites().then(() => startJasmine.apply(this, args), (e: Error) => {
+  defineBrowserSuites().then(() => startJasmine.apply(this, args), (e: Error) => {
     karma.error(`test/browser_entry.ts: defining the suites failed: ${e?.stack ?? e}`);
   });
 };

@@ -1,5 +1,5 @@
 // Node jasmine entry: the cpu backend with sluice's CPU kernels, plus the
-// composite on the same backend (the suite forces it in a second pass).
+// composite on the same backend (the suites force it in a second pass).
 // tfjs-core's ESM entry registers no gradients or chained ops: do it here.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
@@ -7,23 +7,10 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@sluice/backend-cpu';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {describeMixtureOfExpertsConformance} from '@sluice/moe/testing';
-import {describeRegularizersConformance} from '@sluice/regularizers/testing';
-import {describeFuzzSuite} from '@sluice/core/testing';
-import {describeTrainer} from '../packages/demo/src/trainer/trainer_suite';
-import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
-import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
-import {describeBadInputCatalogue} from './reliability/bad_input_catalogue';
-import {describeNumericalExtremes} from './reliability/numerical_extremes';
+import {describeTrainer} from '@sluice/demo/trainer/trainer_suite';
+
+import {defineSuites} from './suites';
 
 setTestEnvs([{name: 'cpu', backendName: 'cpu', isDataSync: true}]);
-describeLinearCrossEntropyConformance();
-describeTopOneSuppressionConformance();
-describeExpertDispatchConformance();
-describeFuzzSuite();
-describeMixtureOfExpertsConformance();
-describeRegularizersConformance();
-describeTrainer();
-describeBadInputCatalogue();
-describeNumericalExtremes();
-import {describeLeakAndLimitTests} from './reliability/leak_and_limit'; describeLeakAndLimitTests();
+// The trainer reads and writes files (node:fs): an extra of this env, not of the shared list.
+defineSuites('node-cpu', [{name: 'trainer', define: describeTrainer}]);

@@ -11,27 +11,13 @@ import '@sluice/backend-webgpu';
 
 import * as tf from '@tensorflow/tfjs-core';
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {describeMixtureOfExpertsConformance} from '@sluice/moe/testing';
-import {describeExpertDispatchConformance, describeLinearCrossEntropyConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
-import {describeFuzzSuite} from '@sluice/core/testing';
-import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
-import {describeWebGPUExpertDispatch} from '@sluice/backend-webgpu/expert_dispatch_webgpu_test';
-import {describeBadInputCatalogue} from './reliability/bad_input_catalogue';
-import {describeNumericalExtremes} from './reliability/numerical_extremes';
+
+import {defineSuites} from './suites';
 
 // As tfjs-backend-webgpu's own test env: small ops stay on the GPU.
 setTestEnvs([{name: 'webgpu', backendName: 'webgpu', flags: {WEBGPU_CPU_FORWARD: false}, isDataSync: true}]);
-describeWebGPULinearCrossEntropy();
-describeWebGPUExpertDispatch();
-describeLinearCrossEntropyConformance();
-describeTopOneSuppressionConformance();
-describeExpertDispatchConformance();
-describeFuzzSuite();
-describeMixtureOfExpertsConformance();
-describeBadInputCatalogue();
-describeNumericalExtremes();
+defineSuites('node-webgpu');
 
-import {describeLeakAndLimitTests} from './reliability/leak_and_limit'; describeLeakAndLimitTests();
 // Exiting with GPU work in flight crashes Dawn (SIGSEGV at exit): drain the queue first.
 afterAll(async () => {
   const backend = tf.findBackend('webgpu') as unknown as {device?: {queue: {onSubmittedWorkDone(): Promise<void>}}};

@@ -1,5 +1,5 @@
 import type {KernelConfig} from '@tensorflow/tfjs-core';
-import {registerKernelsOnce} from '@sluice/core';
+import {registerKernelsOnce} from '@sluice/core/internal';
 
 import {sluiceExpertCombineConfig} from './kernels/SluiceExpertCombine';
 import {sluiceExpertDispatchConfig} from './kernels/SluiceExpertDispatch';

@@ -30,14 +30,6 @@ export function webglVocabChunk(tokens: number, vocab: number, hint: number): nu
   return Math.max(1, Math.min(wanted, vocab, byTexture));
 }
 
-/** [start, size] pairs covering [0, total). */
-export function vocabRanges(total: number, chunk: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (let start = 0; start < total; start += chunk) {
-    out.push([start, Math.min(chunk, total - start)]);
-  }
-  return out;
-}
 
 /**
  * Tracks a kernel's intermediates so that every one is freed, also when a

@@ -7,8 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {linearCrossEntropy, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad,
-        SluiceTopOneSuppression} from '@sluice/core';
+import {linearCrossEntropy, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad, SluiceTopOneSuppression} from '@sluice/core';
 import {backendTolerance, expectClose, randomLabels, seededRandom, uniformArray} from '@sluice/core/testing';
 
 const WEBGL: Constraints = {predicate: env => env.backendName === 'webgl'};

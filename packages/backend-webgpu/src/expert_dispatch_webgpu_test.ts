@@ -8,8 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {expertCombine, expertDispatch, groupedMatMul, SluiceExpertCombine, SluiceExpertDispatch, SluiceGroupedMatMul,
-        SluiceGroupedMatMulGrad} from '@sluice/core';
+import {expertCombine, expertDispatch, groupedMatMul, SluiceExpertCombine, SluiceExpertDispatch, SluiceGroupedMatMul, SluiceGroupedMatMulGrad} from '@sluice/core';
 import {backendTolerance, expectClose, seededRandom, uniformArray} from '@sluice/core/testing';
 
 import {SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';

@@ -7,7 +7,7 @@
 import {DataType, TensorInfo, util} from '@tensorflow/tfjs-core';
 
 import {WebGPUBackend} from './internal';
-import {DeviceBudget} from './lce_plan';
+import type {DeviceBudget} from './device_budget';
 
 /** Rows [offset, offset + count) of `info` as a program binds them. */
 export interface RowView {
@@ -63,6 +63,14 @@ export class GpuScratch {
 
   fitsBinding(shape: number[]): boolean {
     return bytesOf(shape) <= this.budget.bindingBytes;
+  }
+
+  /** For kernels that bind whole tensors (the sparse-MoE ones): one past a storage binding is a clear error. */
+  assertBindable(name: string, shape: number[]) {
+    if (!this.fitsBinding(shape)) {
+      throw new Error(`${name} [${shape.join(', ')}] (${bytesOf(shape)} bytes) exceeds the storage ` +
+                      `binding limit (${this.budget.bindingBytes} bytes)`);
+    }
   }
 
   /** Rows of an input: the tensor itself when it fits one binding, else a copy of the rows. */

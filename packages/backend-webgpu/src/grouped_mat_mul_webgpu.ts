@@ -16,7 +16,11 @@
  * read by one thread and shared with workgroupUniformLoad, so the exits and
  * the reduction loop stay in uniform control flow. Deterministic: each output is one thread's fixed-order sum.
  */
+import {TensorInfo} from '@tensorflow/tfjs-core';
+
+import type {GpuScratch} from './gpu_scratch';
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
+import {i32} from './uniforms';
 import {ACC_DECL, FOLDED_INDEX_SNIPPET, foldedDispatch, TILE, tileCols, tiledMatMulSnippet, tileKey, tileRows,
         workgroupLayout} from './shader_util';
 
@@ -230,4 +234,29 @@ export class GroupedWeightGradProgram implements WebGPUProgram {
   }
 `;
   }
+}
+
+/**
+ * y [M, cols] = x [M, depth] · W[e] per expert segment, W [E, depth, cols]
+ * (or [E, cols, depth] when transposed), into an output of the call.
+ * Empty shapes run no program.
+ */
+export function runGroupedMatMul(scratch: GpuScratch, x: TensorInfo, weights: TensorInfo, offsets: TensorInfo,
+                              transposeWeights: boolean): TensorInfo {
+  const [m, depth] = x.shape;
+  const [e, a, b] = weights.shape;
+  const cols = transposeWeights ? a : b;
+  if (m === 0 || cols === 0 || depth === 0) {
+    return scratch.outputFromValues([m, cols], 'float32');
+  }
+  scratch.assertBindable('x', x.shape);
+  scratch.assertBindable('weights', weights.shape);
+  const y = scratch.allocate([m, cols], 'float32', true);
+  scratch.assertBindable('the output', y.shape);
+  const program = new GroupedMatMulProgram(m, cols, depth, e, transposeWeights, scratch.budget.maxWorkgroups);
+  scratch.backend.runWebGPUProgram(program, [x, weights, offsets], 'float32',
+                                   [i32(e), i32(depth), i32(cols), i32(Math.ceil(depth / TILE.tk)),
+                                    i32(groupedRowTiles(m, e)), i32(Math.ceil(cols / tileCols(TILE)))],
+                                   y);
+  return y;
 }

@@ -4,50 +4,16 @@
  * maxStorageBufferBindingSize and every dispatch dimension within
  * maxComputeWorkgroupsPerDimension, whatever N and V are.
  */
-import {env} from '@tensorflow/tfjs-core';
+import type {TensorInfo} from '@tensorflow/tfjs-core';
+import {ranges} from '@sluice/core/internal';
 
-import {SLUICE_WEBGPU_GRAD_BLOCK_BYTES, SLUICE_WEBGPU_MAX_BINDING_BYTES, SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';
-import {WebGPUBackend} from './internal';
+import type {DeviceBudget} from './device_budget';
 import {PARTIAL_FIELDS} from './linear_cross_entropy_webgpu';
 import {TILE, tileCols, tileRows} from './shader_util';
 
-export interface DeviceBudget {
-  bindingBytes: number;
-  maxWorkgroups: number;
-  maxBufferBytes: number;
-  gradBlockBytes: number;
-}
-
-/** 8 MiB of dz scratch: small next to the N×V logits, large enough to keep blocks efficient. */
-const DEFAULT_GRAD_BLOCK_BYTES = 8 << 20;
 /** Workgroups the forward aims for, so that small N still fills a large GPU. */
 const TARGET_FORWARD_WORKGROUPS = 1024;
 const MAX_SPLITS = 4096;
-
-function capped(flag: string, limit: number): number {
-  const value = env().getNumber(flag);
-  return value > 0 ? Math.min(value, limit) : limit;
-}
-
-export function deviceBudget(backend: WebGPUBackend): DeviceBudget {
-  const limits = backend.device.limits;
-  const grad = env().getNumber(SLUICE_WEBGPU_GRAD_BLOCK_BYTES);
-  return {
-    bindingBytes: capped(SLUICE_WEBGPU_MAX_BINDING_BYTES, limits.maxStorageBufferBindingSize),
-    maxWorkgroups: capped(SLUICE_WEBGPU_MAX_WORKGROUPS, limits.maxComputeWorkgroupsPerDimension),
-    maxBufferBytes: limits.maxBufferSize,
-    gradBlockBytes: grad > 0 ? grad : DEFAULT_GRAD_BLOCK_BYTES,
-  };
-}
-
-/** [start, count] pairs covering [0, total). */
-export function ranges(total: number, chunk: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (let start = 0; start < total; start += chunk) {
-    out.push([start, Math.min(chunk, total - start)]);
-  }
-  return out;
-}
 
 /** Tokens per chunk: one dispatch of token tiles, and [chunk, D] rows in one binding. */
 export function tokenChunk(n: number, d: number, b: DeviceBudget): number {
@@ -139,4 +105,10 @@ export function gradBlock(v: number, d: number, chunkTokens: number, vocabChunk:
     block = Math.floor(block / 2);
   }
   return Math.max(block, 1);
+}
+
+/** The shape an error message names: what was attempted. */
+export function lceShape(inputs: {embeddings: TensorInfo, classifier: TensorInfo}): string {
+  const [n, d] = inputs.embeddings.shape;
+  return `N=${n}, D=${d}, V=${inputs.classifier.shape[0]}`;
 }

@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {lceReferenceBackward, lceReferenceForward, linearCrossEntropy, LinearCrossEntropyOptions,
-        SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad} from '@sluice/core';
+import {linearCrossEntropy, LinearCrossEntropyOptions, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad} from '@sluice/core';
+import {lceReferenceBackward, lceReferenceForward} from '@sluice/core/testing';
 import {backendTolerance, expectClose, randomLabels, seededRandom, uniformArray} from '@sluice/core/testing';
 
 import {SLUICE_WEBGPU_GRAD_BLOCK_BYTES, SLUICE_WEBGPU_LCE_BACKWARD, SLUICE_WEBGPU_MAX_BINDING_BYTES,

@@ -1,29 +1,22 @@
+/**
+ * `@sluice/core`: the ops, their option and result types, and the kernel
+ * names backends register under. What sluice's own packages share lives in
+ * `@sluice/core/internal`; references, suites and the fuzzer in
+ * `@sluice/core/testing`.
+ */
 import './flags';
 import './register_all_gradients';
+import './composite/register_all_composites';
 
 export * from './kernel_names';
 export {SLUICE_FORCE_COMPOSITE} from './flags';
-export {linearCrossEntropy, linearCrossEntropyPerToken} from './ops/linear_cross_entropy';
+export {linearCrossEntropy} from './ops/linear_cross_entropy';
 export {AUTO_GRAD_FILTER_EPS} from './ops/linear_cross_entropy_options';
 export type {LinearCrossEntropyOptions, LinearCrossEntropyResult, Reduction} from './ops/linear_cross_entropy_options';
-export {linearCrossEntropyComposite} from './composite/linear_cross_entropy_composite';
-export {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from './reference/linear_cross_entropy_ref';
-export type {LceRefForward, LceRefGradients, LceRefInput} from './reference/linear_cross_entropy_ref';
-export {registerKernelsOnce, useRegisteredKernel} from './kernel_dispatch';
-export {dispatchPlan} from './dispatch_plan';
-export type {DispatchPlan} from './dispatch_plan';
-export {sumAll} from './ops/sum_all';
-export {assertFiniteNumber, assertInteger, assertOneOf, assertTensor, capacityNeedsSyncReadError, fail} from './errors';
 export {topOneSuppression} from './ops/top_one_suppression';
-export {topOneSuppressionComposite} from './composite/top_one_suppression_composite';
-export {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from './reference/top_one_suppression_ref';
-export type {TopOneRefForward} from './reference/top_one_suppression_ref';
-export {gatherPerRow, routeTopK} from './ops/route_top_k';
+export {routeTopK} from './ops/route_top_k';
 export type {RouteTopKOptions, RouteTopKResult} from './ops/route_top_k';
 export {expertDispatch} from './ops/expert_dispatch';
 export type {ExpertDispatchOptions, ExpertDispatchResult} from './ops/expert_dispatch';
 export {groupedMatMul} from './ops/grouped_mat_mul';
 export {expertCombine} from './ops/expert_combine';
-export {hostValues} from './ops/host_values';
-export {emptyResult, stopGradient} from './ops/tape_util';
-export {embeddingLookup, segmentSum} from './ops/segment_sum';

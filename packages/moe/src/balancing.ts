@@ -4,7 +4,7 @@
  */
 import {div, equal, expandDims, eye, range, logSumExp, matMul, maximum, mean, moments, mul, neg, norm, oneHot, reshape,
         scalar, Scalar, sign, square, sub, sum, Tensor, Tensor1D, Tensor2D, Tensor3D, cast} from '@tensorflow/tfjs-core';
-import {assertTensor, fail} from '@sluice/core';
+import {assertTensor, fail} from '@sluice/core/internal';
 
 /** Tokens per expert [E] (float32) among the routed (token, slot) pairs. */
 export function expertCounts(expertIndices: Tensor2D, numExperts: number): Tensor1D {

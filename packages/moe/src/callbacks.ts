@@ -1,7 +1,7 @@
 import {CustomCallback, LayersModel} from '@tensorflow/tfjs-layers';
 import type {Logs} from '@tensorflow/tfjs-layers/dist/logs';
 
-import {fail} from '@sluice/core';
+import {fail} from '@sluice/core/internal';
 
 import {MixtureOfExperts, MoEMetrics} from './mixture_of_experts';
 

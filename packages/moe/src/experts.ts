@@ -6,7 +6,8 @@
  */
 import {add, cast, expandDims, gather, matMul, mul, pow, range, reshape, scalar, sigmoid, slice, Scalar, tanh,
         Tensor, Tensor1D, Tensor2D, Tensor3D, relu, zeros} from '@tensorflow/tfjs-core';
-import {embeddingLookup, expertCombine, expertDispatch, groupedMatMul, segmentSum, stopGradient} from '@sluice/core';
+import {expertCombine, expertDispatch, groupedMatMul} from '@sluice/core';
+import {embeddingLookup, segmentSum, stopGradient} from '@sluice/core/internal';
 
 import type {ExpertActivation} from './config';
 import type {Routing} from './routers/routing';

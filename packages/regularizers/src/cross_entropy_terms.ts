@@ -6,7 +6,8 @@
  * never a one-hot, so large vocabularies cost O(B·V) only in the logsumexp.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {gatherPerRow, topOneSuppression} from '@sluice/core';
+import {topOneSuppression} from '@sluice/core';
+import {gatherPerRow} from '@sluice/core/internal';
 
 import {isClassIds} from './validate';
 

@@ -6,7 +6,7 @@
  * training without being recompiled (tfjs-layers calls the loss function
  * afresh for every batch).
  */
-import {assertFiniteNumber, assertInteger} from '@sluice/core';
+import {assertFiniteNumber, assertInteger} from '@sluice/core/internal';
 
 export interface Schedule {
   readonly from: number;

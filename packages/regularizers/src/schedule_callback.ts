@@ -3,7 +3,7 @@
  * compiled with `{alpha: linearSchedule(...)}` sees alpha move while fitting.
  */
 import {Callback, Logs} from '@tensorflow/tfjs-layers';
-import {assertOneOf, fail} from '@sluice/core';
+import {assertOneOf, fail} from '@sluice/core/internal';
 
 import {isSchedule, Schedule} from './schedule';
 import {checkOptions} from './validate';

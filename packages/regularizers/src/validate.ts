@@ -3,7 +3,7 @@
  * `<op>: <argument> must be <expected>, got <actual>`.
  */
 import {Tensor} from '@tensorflow/tfjs-core';
-import {assertInteger, fail, hostValues} from '@sluice/core';
+import {assertInteger, fail, hostValues} from '@sluice/core/internal';
 
 import {Coefficient, isSchedule, isScheduleLike} from './schedule';
 

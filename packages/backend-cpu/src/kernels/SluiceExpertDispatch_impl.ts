@@ -1,4 +1,4 @@
-import {dispatchPlan} from '@sluice/core';
+import {dispatchPlan} from '@sluice/core/internal';
 
 /** Counting sort by expert (core's `dispatchPlan`), then a copy of each kept pair's token row into its segment. */
 export interface DispatchResult {

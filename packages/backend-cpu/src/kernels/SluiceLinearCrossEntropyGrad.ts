@@ -1,7 +1,6 @@
 import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
 import type {MathBackendCPU} from '@tensorflow/tfjs-backend-cpu';
-import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs,
-        SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
+import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs, SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
 
 import {linearCrossEntropyGradImpl} from './SluiceLinearCrossEntropyGrad_impl';
 

@@ -8,7 +8,7 @@
 import {KernelConfig, KernelFunc, scalar, Tensor, tensor1d} from '@tensorflow/tfjs-core';
 import {SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceExpertDispatchInputs} from '@sluice/core';
 
-import {dispatchPlan} from '@sluice/core';
+import {dispatchPlan} from '@sluice/core/internal';
 import type {NodeJSKernelBackend} from '../internal';
 import {TfOps} from '../tf_ops';
 

@@ -7,6 +7,7 @@
  * disposed by hand.
  */
 import {Tensor, TensorInfo} from '@tensorflow/tfjs-core';
+import {ranges} from '@sluice/core/internal';
 
 import type {TfOps} from '../tf_ops';
 
@@ -25,11 +26,7 @@ const MIN_BLOCK = 128;
 export function vocabBlocks(numTokens: number, vocabSize: number, hint: number): Array<[number, number]> {
   const chunk = hint > 0 ? Math.min(hint, vocabSize) :
                            Math.min(vocabSize, Math.max(MIN_BLOCK, Math.floor(TARGET_BLOCK_ELEMENTS / numTokens)));
-  const blocks: Array<[number, number]> = [];
-  for (let start = 0; start < vocabSize; start += chunk) {
-    blocks.push([start, Math.min(chunk, vocabSize - start)]);
-  }
-  return blocks;
+  return ranges(vocabSize, chunk);
 }
 
 /** `[x · scale | scale]`: the embeddings side of a matmul whose other side carries the bias column. */

@@ -11,7 +11,7 @@
 import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceExpertDispatchInputs} from '@sluice/core';
 
-import {dispatchPlan} from '@sluice/core';
+import {dispatchPlan} from '@sluice/core/internal';
 import {GatherRowsProgram} from '../gather_rows_gpu';
 import type {MathBackendWebGL} from '../internal';
 

@@ -5,7 +5,8 @@ import {columnSums} from '../column_sum_gpu';
 import {MathBackendWebGL, reshape} from '../internal';
 import {LceFoldProgram} from '../lce_fold_gpu';
 import {LceOutputProgram, RowMeanSource} from '../lce_output_gpu';
-import {chunkLogits, Scratch, vocabRanges, webglVocabChunk} from '../lce_plan';
+import {ranges} from '@sluice/core/internal';
+import {chunkLogits, Scratch, webglVocabChunk} from '../lce_plan';
 
 /**
  * Outputs [losses [N], lse [N], argmax [N] int32]; see `SluiceLinearCrossEntropy`
@@ -31,7 +32,7 @@ export function sluiceLinearCrossEntropyWebGL(args: {
   const scratch = new Scratch(backend);
   try {
     let state: TensorInfo|null = null;
-    for (const [start, size] of vocabRanges(v, webglVocabChunk(n, v, attrs.vocabChunk))) {
+    for (const [start, size] of ranges(v, webglVocabChunk(n, v, attrs.vocabChunk))) {
       const {cChunk, logits} = chunkLogits(backend, scratch, e, c, bias, start, size);
       scratch.dispose(cChunk);
       const program = new LceFoldProgram(n, size, state == null);

@@ -1,11 +1,11 @@
 import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
-import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs,
-        SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
+import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs, SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
 
 import {columnSums} from '../column_sum_gpu';
 import {batchMatMulImpl, concat, MathBackendWebGL, reshape} from '../internal';
 import {LceGradLogitsProgram, LceRowInfoProgram} from '../lce_grad_logits_gpu';
-import {chunkLogits, Scratch, vocabRanges, webglVocabChunk} from '../lce_plan';
+import {ranges} from '@sluice/core/internal';
+import {chunkLogits, Scratch, webglVocabChunk} from '../lce_plan';
 
 /**
  * Outputs [dEmbeddings [N, D], dClassifier [V, D], dBias [V]]. Per vocabulary
@@ -42,7 +42,7 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
     let dE: TensorInfo|null = null;
     const dCChunks: TensorInfo[] = [];
     const dBChunks: TensorInfo[] = [];
-    for (const [start, size] of vocabRanges(v, webglVocabChunk(n, v, attrs.vocabChunk))) {
+    for (const [start, size] of ranges(v, webglVocabChunk(n, v, attrs.vocabChunk))) {
       const {cChunk, logits} = chunkLogits(backend, scratch, e, c, bias, start, size);
       const dx = scratch.add(backend.runWebGLProgram(new LceGradLogitsProgram(n, size), [logits, rowInfo],
                                                      'float32', uniformsAt(start)));

@@ -4,9 +4,8 @@ import {SluiceExpertCombine, SluiceExpertCombineInputs} from '@sluice/core';
 import {CombineInverseProgram, ExpertCombineProgram, InverseStep} from '../expert_combine_webgpu';
 import {runGuarded} from '../gpu_scratch';
 import {WebGPUBackend} from '../internal';
-import {deviceBudget} from '../lce_plan';
-import {i32} from './lce_kernel_util';
-import {assertBindable} from './moe_kernel_util';
+import {deviceBudget} from '../device_budget';
+import {i32} from '../uniforms';
 
 /** out [N, H]: each row of y added into its token, scaled by its pair's gate. */
 export function sluiceExpertCombineWebGPU(args: {inputs: SluiceExpertCombineInputs, backend: WebGPUBackend}):
@@ -22,7 +21,7 @@ export function sluiceExpertCombineWebGPU(args: {inputs: SluiceExpertCombineInpu
       return [scratch.outputFromValues([n, h], 'float32')];
     }
     for (const [name, t] of [['y', y], ['gates', gates]] as Array<[string, TensorInfo]>) {
-      assertBindable(scratch, name, t.shape);
+      scratch.assertBindable(name, t.shape);
     }
     const inverse = scratch.allocate([pairs], 'int32');
     const uniforms = [i32(pairs), i32(m)];
@@ -31,7 +30,7 @@ export function sluiceExpertCombineWebGPU(args: {inputs: SluiceExpertCombineInpu
                                uniforms, inverse);
     }
     const out = scratch.allocate([n, h], 'float32', true);
-    assertBindable(scratch, 'the output', out.shape);
+    scratch.assertBindable('the output', out.shape);
     backend.runWebGPUProgram(new ExpertCombineProgram(n, h), [y, inverse, gates], 'float32', [i32(k), i32(h)], out);
     return [out];
   })[0];

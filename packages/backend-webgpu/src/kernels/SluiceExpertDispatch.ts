@@ -1,12 +1,12 @@
 import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
-import {capacityNeedsSyncReadError, SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceExpertDispatchInputs} from '@sluice/core';
+import {SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceExpertDispatchInputs} from '@sluice/core';
+import {capacityNeedsSyncReadError} from '@sluice/core/internal';
 
 import {DISPATCH_BLOCK, DispatchGatherProgram, ExpertDispatchProgram, DispatchStep} from '../expert_dispatch_webgpu';
 import {runGuarded} from '../gpu_scratch';
 import {ProgramUniform, WebGPUBackend} from '../internal';
-import {deviceBudget} from '../lce_plan';
-import {i32} from './lce_kernel_util';
-import {assertBindable} from './moe_kernel_util';
+import {deviceBudget} from '../device_budget';
+import {i32} from '../uniforms';
 
 /**
  * Outputs [dispatched [M, D], expertOffsets [E+1] int32, sourceRows [M] int32, droppedCount [] int32],
@@ -41,11 +41,11 @@ export function sluiceExpertDispatchWebGPU(args: {
                                inputs, 'int32', uniforms, out);
     };
     for (const [name, t] of [['x', x], ['expertIndices', expertIndices]] as Array<[string, TensorInfo]>) {
-      assertBindable(scratch, name, t.shape);
+      scratch.assertBindable(name, t.shape);
     }
     const counts = scratch.allocate([buckets * blocks], 'int32');
     const prefix = scratch.allocate([buckets * (blocks + 1)], 'int32');
-    assertBindable(scratch, 'the prefix counts', prefix.shape);
+    scratch.assertBindable('the prefix counts', prefix.shape);
     const offsets = scratch.allocate([numExperts + 1], 'int32', true);
     const sourceRows = scratch.allocate([pairs], 'int32', true);
     run('count', [expertIndices], counts);
@@ -56,7 +56,7 @@ export function sluiceExpertDispatchWebGPU(args: {
     scratch.release(prefix);
     const dispatched = scratch.allocate([pairs, d], 'float32', true);
     if (d > 0) {
-      assertBindable(scratch, 'dispatched', dispatched.shape);
+      scratch.assertBindable('dispatched', dispatched.shape);
       backend.runWebGPUProgram(new DispatchGatherProgram(pairs, d), [x, sourceRows, offsets], 'float32', uniforms,
                                dispatched);
     }

@@ -3,8 +3,8 @@ import {SluiceGroupedMatMul, SluiceGroupedMatMulAttrs, SluiceGroupedMatMulInputs
 
 import {runGuarded} from '../gpu_scratch';
 import {WebGPUBackend} from '../internal';
-import {deviceBudget} from '../lce_plan';
-import {groupedMatMul} from './moe_kernel_util';
+import {deviceBudget} from '../device_budget';
+import {runGroupedMatMul} from '../grouped_mat_mul_webgpu';
 
 /** y [M, H] = x[r] · W[e] (W[e]ᵀ when transposed) over the rows r of each expert e. */
 export function sluiceGroupedMatMulWebGPU(args: {
@@ -16,7 +16,7 @@ export function sluiceGroupedMatMulWebGPU(args: {
   const shape = `x [${x.shape.join(', ')}], weights [${weights.shape.join(', ')}]` +
       (transposeWeights ? ' (transposed)' : '');
   return runGuarded(backend, SluiceGroupedMatMul, shape, () => deviceBudget(backend),
-                    scratch => [groupedMatMul(scratch, x, weights, expertOffsets, transposeWeights)])[0];
+                    scratch => [runGroupedMatMul(scratch, x, weights, expertOffsets, transposeWeights)])[0];
 }
 
 export const sluiceGroupedMatMulConfig: KernelConfig = {

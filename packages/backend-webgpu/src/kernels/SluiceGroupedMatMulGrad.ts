@@ -4,10 +4,10 @@ import {SluiceGroupedMatMulGrad, SluiceGroupedMatMulGradInputs} from '@sluice/co
 import {runGuarded} from '../gpu_scratch';
 import {GroupedWeightGradProgram} from '../grouped_mat_mul_webgpu';
 import {WebGPUBackend} from '../internal';
-import {deviceBudget} from '../lce_plan';
+import {deviceBudget} from '../device_budget';
 import {tileCols, tileRows, TILE} from '../shader_util';
-import {i32} from './lce_kernel_util';
-import {assertBindable, groupedMatMul} from './moe_kernel_util';
+import {i32} from '../uniforms';
+import {runGroupedMatMul} from '../grouped_mat_mul_webgpu';
 
 /**
  * Outputs [dx [M, K], dWeights [E, K, H]] of y = x · W_e per segment:
@@ -21,12 +21,12 @@ export function sluiceGroupedMatMulGradWebGPU(args: {inputs: SluiceGroupedMatMul
   const [e, , h] = weights.shape;
   const shape = `x [${x.shape.join(', ')}], weights [${weights.shape.join(', ')}]`;
   return runGuarded(backend, SluiceGroupedMatMulGrad, shape, () => deviceBudget(backend), scratch => {
-    const dx = groupedMatMul(scratch, dy, weights, expertOffsets, true);
+    const dx = runGroupedMatMul(scratch, dy, weights, expertOffsets, true);
     if (m === 0 || k === 0 || h === 0) {
       return [dx, scratch.outputFromValues([e, k, h], 'float32')];
     }
     const dw = scratch.allocate([e, k, h], 'float32', true);
-    assertBindable(scratch, 'dWeights', dw.shape);
+    scratch.assertBindable('dWeights', dw.shape);
     const program = new GroupedWeightGradProgram(e, k, h, scratch.budget.maxWorkgroups);
     backend.runWebGPUProgram(program, [x, dy, expertOffsets], 'float32',
                              [i32(e), i32(k), i32(h), i32(Math.ceil(k / tileRows(TILE))), i32(Math.ceil(h / tileCols(TILE)))], dw);

@@ -3,10 +3,13 @@ import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCro
 
 import {GpuScratch, RowSink, runGuarded} from '../gpu_scratch';
 import {ProgramUniform, WebGPUBackend} from '../internal';
-import {classifierRange, deviceBudget, forwardSplits, forwardTokenChunk, ranges} from '../lce_plan';
+import {deviceBudget} from '../device_budget';
+import {ranges} from '@sluice/core/internal';
+import {classifierRange, forwardSplits, forwardTokenChunk} from '../lce_plan';
 import {LceMergeOutput, LceMergeProgram} from '../lce_merge_webgpu';
 import {LcePartialProgram, PARTIAL_FIELDS} from '../linear_cross_entropy_webgpu';
-import {f32, i32, lceShape} from './lce_kernel_util';
+import {f32, i32} from '../uniforms';
+import {lceShape} from '../lce_plan';
 import {tileCols, TILE} from '../shader_util';
 
 function forward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyInputs,

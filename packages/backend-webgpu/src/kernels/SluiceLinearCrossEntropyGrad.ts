@@ -1,6 +1,5 @@
 import {env, KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
-import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs,
-        SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
+import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs, SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
 
 import {SLUICE_WEBGPU_LCE_BACKWARD} from '../flags_webgpu';
 import {GpuScratch, RowSink, RowView, runGuarded} from '../gpu_scratch';
@@ -9,11 +8,14 @@ import {LceBiasGradProgram} from '../lce_bias_grad_webgpu';
 import {gradBlockLength, LceGradLogitsProgram} from '../lce_grad_logits_webgpu';
 import {LceTokenCoefProgram, TOKEN_FIELDS} from '../lce_token_coef_webgpu';
 import {LceGradMatMulKind, LceGradMatMulProgram} from '../lce_grad_matmul_webgpu';
-import {deviceBudget, gradBlock, ranges, tokenChunk} from '../lce_plan';
+import {deviceBudget} from '../device_budget';
+import {ranges} from '@sluice/core/internal';
+import {gradBlock, tokenChunk} from '../lce_plan';
 import {TILE, tileCols} from '../shader_util';
 
-import {lceGradAtomic} from './lce_grad_atomic';
-import {f32, i32, lceShape} from './lce_kernel_util';
+import {lceGradAtomic} from '../lce_grad_atomic';
+import {f32, i32} from '../uniforms';
+import {lceShape} from '../lce_plan';
 
 /**
  * The per-token coefficients of one token chunk, [nt, 8], from the five [N]

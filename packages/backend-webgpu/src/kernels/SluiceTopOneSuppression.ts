@@ -3,10 +3,11 @@ import {SluiceTopOneSuppression, SluiceTopOneSuppressionAttrs, SluiceTopOneSuppr
 
 import {GpuScratch, RowSink, runGuarded} from '../gpu_scratch';
 import {ProgramUniform, WebGPUBackend} from '../internal';
-import {deviceBudget, ranges} from '../lce_plan';
+import {deviceBudget} from '../device_budget';
+import {ranges} from '@sluice/core/internal';
 import {TopOneOutput, TopOneSuppressionProgram} from '../top_one_suppression_webgpu';
 
-import {f32, i32} from './lce_kernel_util';
+import {f32, i32} from '../uniforms';
 
 /**
  * Rows per dispatch: all N when the [N, V] logits fit one storage binding

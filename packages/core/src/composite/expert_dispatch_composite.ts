@@ -14,13 +14,11 @@
 import {cast, concat, cumsum, equal, expandDims, floorDiv, gather, less, logicalNot, minimum, neg, range, reshape,
         scalar, slice, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, topk, zeros} from '@tensorflow/tfjs-core';
 
+import {capacityNeedsSyncReadError, embeddingLookup, hostValues, stopGradient} from '../internal';
+
 import {dispose as tf_dispose} from '@tensorflow/tfjs-core';
 
 import type {SluiceExpertDispatchAttrs} from '../kernel_names';
-import {capacityNeedsSyncReadError} from '../errors';
-import {hostValues} from '../ops/host_values';
-import {embeddingLookup} from '../ops/segment_sum';
-import {stopGradient} from '../ops/tape_util';
 
 export function expertDispatchComposite(x: Tensor2D, expertIndices: Tensor2D, attrs: SluiceExpertDispatchAttrs):
     Tensor[] {

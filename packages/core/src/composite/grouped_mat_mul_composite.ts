@@ -10,8 +10,7 @@ import {add, cast, concat, expandDims, greaterEqual, less, logicalAnd, matMul, m
         stack, unstack,
         Tensor, Tensor1D, Tensor2D, Tensor3D, tidy, zeros} from '@tensorflow/tfjs-core';
 
-import {hostValues} from '../ops/host_values';
-import {emptyResult, stopGradient} from '../ops/tape_util';
+import {emptyResult, hostValues, stopGradient} from '../internal';
 
 function weightOf(weights: Tensor3D, e: number): Tensor2D {
   const [, a, b] = weights.shape;

@@ -11,13 +11,15 @@ import {add, cast, minimum, concat, customGrad, dispose, div, exp, gather, GradS
         Tensor1D, Tensor2D, tidy, unstack, where, zeros, zerosLike, expandDims, fill, greater, greaterEqual, less, logicalAnd,
         logicalOr} from '@tensorflow/tfjs-core';
 
+import {ranges} from '../internal';
+
 import type {CustomGradientFunc} from '@tensorflow/tfjs-core/dist/engine';
 
 import type {SluiceLinearCrossEntropyAttrs} from '../kernel_names';
 
 import {applySoftcap, softcapDerivative} from './softcap';
 import {firstArgMax} from './top_one_suppression_composite';
-import {compositeVocabChunk, vocabRanges} from './vocab_chunks';
+import {compositeVocabChunk} from './vocab_chunks';
 
 interface ChunkState {
   max: Tensor1D;     // running max of z
@@ -43,7 +45,7 @@ function forwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, attrs: SluiceLinea
     argmax: zeros([n], 'int32') as Tensor1D,
     sumZ: zeros([n]) as Tensor1D,
   };
-  for (const [start, size] of vocabRanges(v, compositeVocabChunk(n, v, attrs.vocabChunk))) {
+  for (const [start, size] of ranges(v, compositeVocabChunk(n, v, attrs.vocabChunk))) {
     const next = tidy(() => {
       const {z} = chunkLogits(e, c, b, start, size, attrs.softcap);
       const chunkMax = max(z, 1) as Tensor1D;
@@ -105,7 +107,7 @@ function backwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, labels: Tensor1D,
   let dE: Tensor = zeros([n, d]);
   const dC: Tensor[] = [];
   const dB: Tensor[] = [];
-  for (const [start, size] of vocabRanges(v, compositeVocabChunk(n, v, attrs.vocabChunk))) {
+  for (const [start, size] of ranges(v, compositeVocabChunk(n, v, attrs.vocabChunk))) {
     const [dENext, dCChunk, dBChunk] = tidy(() => {
       const {cChunk, z} = chunkLogits(e, c, b, start, size, softcap);
       // z − lse <= 0 for every real entry; the clamp is for tfjs-webgl's packed

@@ -12,12 +12,3 @@ export function compositeVocabChunk(numTokens: number, vocabSize: number, hint: 
   const chunk = Math.floor(TARGET_BLOCK_ELEMENTS / Math.max(numTokens, 1));
   return Math.max(1, Math.min(vocabSize, Math.max(chunk, 128)));
 }
-
-/** [start, size] pairs covering [0, vocabSize). */
-export function vocabRanges(vocabSize: number, chunk: number): Array<[number, number]> {
-  const ranges: Array<[number, number]> = [];
-  for (let start = 0; start < vocabSize; start += chunk) {
-    ranges.push([start, Math.min(chunk, vocabSize - start)]);
-  }
-  return ranges;
-}

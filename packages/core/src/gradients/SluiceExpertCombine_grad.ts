@@ -1,8 +1,9 @@
 import {expandDims, floorDiv, gather, GradConfig, mul, reshape, scalar, sum, Tensor, Tensor1D, Tensor2D,
         zeros} from '@tensorflow/tfjs-core';
 
+import {segmentSum} from '../internal';
+
 import {SluiceExpertCombine} from '../kernel_names';
-import {segmentSum} from '../ops/segment_sum';
 
 /**
  * out[t] = Σ g[p]·y[r], p = sourceRows[r], t = p div k. So dy[r] = g[p]·dOut[t]

@@ -1,8 +1,8 @@
 import {engine, floorDiv, GradConfig, NamedTensorMap, ones, scalar, Tensor, Tensor1D, zeros} from '@tensorflow/tfjs-core';
 
-import {useRegisteredKernel} from '../kernel_dispatch';
+import {segmentSum, useRegisteredKernel} from '../internal';
+
 import {SluiceExpertCombine, SluiceExpertCombineInputs, SluiceExpertDispatch} from '../kernel_names';
-import {segmentSum} from '../ops/segment_sum';
 
 /**
  * Rows go back to their tokens: dx[t] = Σ dDispatched[r] over the rows of

@@ -1,8 +1,9 @@
 import {engine, GradConfig, NamedAttrMap, NamedTensorMap, Tensor, Tensor1D, Tensor2D, Tensor3D,
         zeros} from '@tensorflow/tfjs-core';
 
+import {useRegisteredKernel} from '../internal';
+
 import {groupedWeightGradComposite} from '../composite/grouped_mat_mul_composite';
-import {useRegisteredKernel} from '../kernel_dispatch';
 import {SluiceGroupedMatMul, SluiceGroupedMatMulAttrs, SluiceGroupedMatMulGrad,
         SluiceGroupedMatMulGradInputs} from '../kernel_names';
 import {groupedMatMulImpl} from '../ops/grouped_mat_mul';

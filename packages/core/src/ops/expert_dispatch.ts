@@ -1,10 +1,7 @@
-import {engine, NamedAttrMap, NamedTensorMap, op, Scalar, Tensor, Tensor1D, Tensor2D} from '@tensorflow/tfjs-core';
+import {op, Scalar, Tensor1D, Tensor2D} from '@tensorflow/tfjs-core';
 
-import {expertDispatchComposite} from '../composite/expert_dispatch_composite';
-import {assertInteger, assertKnownKeys, assertTensor, fail} from '../errors';
-import {useRegisteredKernel} from '../kernel_dispatch';
+import {assertInteger, assertKnownKeys, assertTensor, fail, hostValues, runKernelOrComposite} from '../internal';
 import {SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceExpertDispatchInputs} from '../kernel_names';
-import {hostValues} from './host_values';
 
 const OP = 'expertDispatch';
 
@@ -51,15 +48,8 @@ function expertDispatch_(x: Tensor2D, expertIndices: Tensor2D, numExperts: numbe
   // and up would wrap (2^32 became 0 and dropped every pair).
   const pairs = expertIndices.shape[0] * expertIndices.shape[1];
   const attrs: SluiceExpertDispatchAttrs = {numExperts, capacity: capacity >= pairs ? -1 : capacity};
-  let outs: Tensor[];
-  if (useRegisteredKernel(SluiceExpertDispatch)) {
-    const inputs: SluiceExpertDispatchInputs = {x, expertIndices};
-    outs = engine().runKernel(SluiceExpertDispatch, inputs as unknown as NamedTensorMap,
-                              attrs as unknown as NamedAttrMap) as Tensor[];
-  } else {
-    outs = expertDispatchComposite(x, expertIndices, attrs);
-  }
-  const [dispatched, expertOffsets, sourceRows, droppedCount] = outs;
+  const inputs: SluiceExpertDispatchInputs = {x, expertIndices};
+  const [dispatched, expertOffsets, sourceRows, droppedCount] = runKernelOrComposite(SluiceExpertDispatch, inputs, attrs);
   return {
     dispatched: dispatched as Tensor2D,
     expertOffsets: expertOffsets as Tensor1D,

@@ -1,10 +1,7 @@
-import {engine, NamedAttrMap, NamedTensorMap, op, Tensor, Tensor1D, Tensor2D, Tensor3D} from '@tensorflow/tfjs-core';
+import {op, Tensor1D, Tensor2D, Tensor3D} from '@tensorflow/tfjs-core';
 
-import {groupedMatMulComposite} from '../composite/grouped_mat_mul_composite';
-import {assertTensor, fail} from '../errors';
-import {useRegisteredKernel} from '../kernel_dispatch';
+import {assertTensor, fail, hostValues, runKernelOrComposite} from '../internal';
 import {SluiceGroupedMatMul, SluiceGroupedMatMulAttrs, SluiceGroupedMatMulInputs} from '../kernel_names';
-import {hostValues} from './host_values';
 
 const OP = 'groupedMatMul';
 
@@ -24,12 +21,8 @@ function assertOffsets(expertOffsets: Tensor1D, rows: number) {
 export function groupedMatMulImpl(x: Tensor2D, weights: Tensor3D, expertOffsets: Tensor1D,
                                   transposeWeights: boolean): Tensor2D {
   const attrs: SluiceGroupedMatMulAttrs = {transposeWeights};
-  if (useRegisteredKernel(SluiceGroupedMatMul)) {
-    const inputs: SluiceGroupedMatMulInputs = {x, weights, expertOffsets};
-    return engine().runKernel(SluiceGroupedMatMul, inputs as unknown as NamedTensorMap,
-                              attrs as unknown as NamedAttrMap) as Tensor2D;
-  }
-  return groupedMatMulComposite(x, weights, expertOffsets, transposeWeights);
+  const inputs: SluiceGroupedMatMulInputs = {x, weights, expertOffsets};
+  return runKernelOrComposite(SluiceGroupedMatMul, inputs, attrs)[0] as Tensor2D;
 }
 
 function groupedMatMul_(x: Tensor2D, weights: Tensor3D, expertOffsets: Tensor1D): Tensor2D {

@@ -1,10 +1,6 @@
-import {engine, maximum, NamedAttrMap, NamedTensorMap, notEqual, op, scalar, Tensor, Tensor1D, Tensor2D, unstack, zeros, cast, div} from '@tensorflow/tfjs-core';
+import {cast, div, maximum, notEqual, op, scalar, Tensor, Tensor1D, Tensor2D, zeros} from '@tensorflow/tfjs-core';
 
-import {linearCrossEntropyComposite} from '../composite/linear_cross_entropy_composite';
-import {assertTensor, fail} from '../errors';
-import {useRegisteredKernel} from '../kernel_dispatch';
-import {hostValues} from './host_values';
-import {sumAll} from './sum_all';
+import {assertTensor, fail, hostValues, runKernelOrComposite, sumAll} from '../internal';
 import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCrossEntropyInputs} from '../kernel_names';
 
 import {LinearCrossEntropyOptions, LinearCrossEntropyResult, resolveLinearCrossEntropyOptions} from './linear_cross_entropy_options';
@@ -31,14 +27,8 @@ function assertLabelsInRange(labels: Tensor1D, vocabSize: number, ignoreIndex: n
 export function linearCrossEntropyPerToken(embeddings: Tensor2D, classifier: Tensor2D, labels: Tensor1D,
                                            bias: Tensor1D, attrs: SluiceLinearCrossEntropyAttrs):
     [Tensor1D, Tensor1D] {
-  if (useRegisteredKernel(SluiceLinearCrossEntropy)) {
-    const inputs: SluiceLinearCrossEntropyInputs = {embeddings, classifier, labels, bias};
-    const [losses, lse] = engine().runKernel(
-        SluiceLinearCrossEntropy, inputs as unknown as NamedTensorMap,
-        attrs as unknown as NamedAttrMap) as Tensor[];
-    return [losses as Tensor1D, lse as Tensor1D];
-  }
-  const [losses, lse] = unstack(linearCrossEntropyComposite(embeddings, classifier, labels, bias, attrs));
+  const inputs: SluiceLinearCrossEntropyInputs = {embeddings, classifier, labels, bias};
+  const [losses, lse] = runKernelOrComposite(SluiceLinearCrossEntropy, inputs, attrs);
   return [losses as Tensor1D, lse as Tensor1D];
 }
 

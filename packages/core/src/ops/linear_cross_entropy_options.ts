@@ -1,7 +1,7 @@
 import type {Scalar, Tensor, Tensor1D} from '@tensorflow/tfjs-core';
 
 import {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertTensor, describeValue, fail, INT32_MAX,
-        INT32_MIN} from '../errors';
+        INT32_MIN} from '../internal';
 import type {SluiceLinearCrossEntropyAttrs} from '../kernel_names';
 
 export type Reduction = 'mean'|'sum'|'none';

@@ -1,9 +1,8 @@
 import {add, cast, div, gather, mul, op, range, reshape, scalar, sigmoid, softmax, sum, tanh, Tensor1D, Tensor2D,
         tidy, topk, zeros} from '@tensorflow/tfjs-core';
 
-import {assertInteger, assertKnownKeys, assertOneOf, assertTensor, fail} from '../errors';
-import {embeddingLookup} from './segment_sum';
-import {stopGradient} from './tape_util';
+import {assertInteger, assertKnownKeys, assertOneOf, assertTensor, embeddingLookup, fail, gatherPerRow,
+        stopGradient} from '../internal';
 
 const OP = 'routeTopK';
 
@@ -19,20 +18,6 @@ export interface RouteTopKOptions {
 export interface RouteTopKResult {
   expertIndices: Tensor2D;  // int32 [N, k], by descending biased score, ties to the lower expert
   gates: Tensor2D;          // [N, k] unbiased scores of the chosen experts
-}
-
-/**
- * values[n, j] = table[n, indices[n, j]] through a flat gather, whose
- * gradient (a segment sum) every backend has.
- */
-export function gatherPerRow(table: Tensor2D, indices: Tensor2D): Tensor2D {
-  const [n, e] = table.shape;
-  const k = indices.shape[1];
-  const flat = tidy(() => reshape(add(indices, reshape(mul(range(0, n, 1, 'int32'), scalar(e, 'int32')), [n, 1])),
-                                  [n * k]));
-  const out = reshape(embeddingLookup(reshape(table, [n * e]), flat as Tensor1D), [n, k]) as Tensor2D;
-  flat.dispose();
-  return out;
 }
 
 function routeTopK_(routerLogits: Tensor2D, k: number, options: RouteTopKOptions = {}): RouteTopKResult {

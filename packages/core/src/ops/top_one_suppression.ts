@@ -1,8 +1,6 @@
-import {engine, NamedAttrMap, NamedTensorMap, op, Tensor, Tensor1D, Tensor2D} from '@tensorflow/tfjs-core';
+import {op, Tensor1D, Tensor2D} from '@tensorflow/tfjs-core';
 
-import {topOneSuppressionComposite} from '../composite/top_one_suppression_composite';
-import {assertFiniteNumber, assertTensor, fail} from '../errors';
-import {useRegisteredKernel} from '../kernel_dispatch';
+import {assertFiniteNumber, assertTensor, fail, runKernelOrComposite} from '../internal';
 import {SluiceTopOneSuppression, SluiceTopOneSuppressionAttrs, SluiceTopOneSuppressionInputs} from '../kernel_names';
 
 const OP = 'topOneSuppression';
@@ -13,14 +11,9 @@ function topOneSuppression_(logits: Tensor2D, alpha = 1): Tensor1D {
     fail(OP, 'logits', 'of shape [N, V] with V >= 1', `shape [${logits.shape.join(',')}]`);
   }
   const attrs: SluiceTopOneSuppressionAttrs = {alpha: assertFiniteNumber(OP, 'alpha', alpha, 0)};
-  if (useRegisteredKernel(SluiceTopOneSuppression)) {
-    const inputs: SluiceTopOneSuppressionInputs = {logits};
-    // The argmax output is left to op()'s scope; the tape keeps its own copy for the gradient.
-    const [penalty] = engine().runKernel(SluiceTopOneSuppression, inputs as unknown as NamedTensorMap,
-                                         attrs as unknown as NamedAttrMap) as Tensor[];
-    return penalty as Tensor1D;
-  }
-  return topOneSuppressionComposite(logits, attrs.alpha);
+  const inputs: SluiceTopOneSuppressionInputs = {logits};
+  // The kernel's argmax output is left to op()'s scope; the tape keeps its own copy for the gradient.
+  return runKernelOrComposite(SluiceTopOneSuppression, inputs, attrs)[0] as Tensor1D;
 }
 
 /**

@@ -13,7 +13,7 @@ import {expertCombine} from '../ops/expert_combine';
 import {expertDispatch} from '../ops/expert_dispatch';
 import {groupedMatMul} from '../ops/grouped_mat_mul';
 import {routeTopK} from '../ops/route_top_k';
-import {sumAll} from '../ops/sum_all';
+import {sumAll} from '../internal';
 import {dispatchReference, expertCombineReference, groupedMatMulReference, moeFfnReference,
         routeTopKReference} from '../reference/expert_dispatch_ref';
 

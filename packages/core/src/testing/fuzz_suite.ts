@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {ALL_ENVS, Constraints} from '@tensorflow/tfjs-core/dist/jasmine_util';
 
-import {useRegisteredKernel} from '../kernel_dispatch';
+import {useRegisteredKernel} from '../internal';
 import {SluiceExpertCombine, SluiceExpertDispatch, SluiceGroupedMatMul, SluiceLinearCrossEntropy,
         SluiceTopOneSuppression} from '../kernel_names';
 import {expertCombine} from '../ops/expert_combine';
@@ -25,7 +25,7 @@ import {expertDispatch} from '../ops/expert_dispatch';
 import {groupedMatMul} from '../ops/grouped_mat_mul';
 import {linearCrossEntropy} from '../ops/linear_cross_entropy';
 import {routeTopK} from '../ops/route_top_k';
-import {sumAll} from '../ops/sum_all';
+import {sumAll} from '../internal';
 import {topOneSuppression} from '../ops/top_one_suppression';
 import {lceReferenceBackward, lceReferenceReduce} from '../reference/linear_cross_entropy_ref';
 import {topOneSuppressionReferenceBackward,

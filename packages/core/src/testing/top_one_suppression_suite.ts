@@ -11,7 +11,7 @@ import {ALL_ENVS, Constraints, describeWithFlags} from '@tensorflow/tfjs-core/di
 
 import {SluiceTopOneSuppression} from '../kernel_names';
 import {topOneSuppression} from '../ops/top_one_suppression';
-import {sumAll} from '../ops/sum_all';
+import {sumAll} from '../internal';
 import {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from '../reference/top_one_suppression_ref';
 
 import {backendTolerance, expectClose} from './expect_close';

@@ -6,7 +6,8 @@
  * never exist during training.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {embeddingLookup, linearCrossEntropy} from '@sluice/core';
+import {linearCrossEntropy} from '@sluice/core';
+import {embeddingLookup} from '@sluice/core/internal';
 import {mixtureOfExperts, MixtureOfExperts} from '@sluice/moe';
 
 export interface ModelConfig {

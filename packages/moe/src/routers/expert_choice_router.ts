@@ -3,7 +3,7 @@ import {add, cast, gather, mul, range, reshape, scalar, Tensor1D, Tensor2D, tidy
 
 import type {RouterOutput} from './routing';
 import {routerScores} from './scores';
-import {stopGradient} from '@sluice/core';
+import {stopGradient} from '@sluice/core/internal';
 import type {Scoring} from '../config';
 
 /**

@@ -6,7 +6,7 @@ export function routerScores(logits: Tensor2D, scoring: Scoring): Tensor2D {
   return (scoring === 'softmax' ? softmax(logits) : sigmoid(logits)) as Tensor2D;
 }
 
-export {gatherPerRow as gatherRows} from '@sluice/core';
+export {gatherPerRow as gatherRows} from '@sluice/core/internal';
 
 /** Gates renormalised to sum 1 per token (k > 1). */
 export function renormalize(gates: Tensor2D): Tensor2D {

@@ -2,7 +2,7 @@ import {div, exp, max, sub, sum, Tensor2D, tidy, topk, scalar, mul} from '@tenso
 
 import type {RouterOutput} from './routing';
 import {gatherRows, renormalize, routerScores} from './scores';
-import {stopGradient} from '@sluice/core';
+import {stopGradient} from '@sluice/core/internal';
 import type {Scoring} from '../config';
 
 /**

@@ -1,1 +1,2 @@
 export {describeRegularizersConformance} from './regularizers_suite';
+export {describeRegularizerBadInputs, REGULARIZER_BAD_INPUTS} from './bad_inputs';

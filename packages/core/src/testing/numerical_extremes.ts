@@ -15,12 +15,20 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ALL_ENVS, Constraints} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {expertCombine, expertDispatch, groupedMatMul, lceReferenceBackward, lceReferenceForward, lceReferenceReduce,
-        LceRefInput, linearCrossEntropy, LinearCrossEntropyOptions, routeTopK, SluiceExpertCombine,
-        SluiceExpertDispatch, SluiceGroupedMatMul, SluiceLinearCrossEntropy, SluiceTopOneSuppression,
-        topOneSuppression, topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from '@sluice/core';
-import {backendTolerance, expectClose, seededRandom, uniformArray} from '@sluice/core/testing';
-import {describeKernelAndComposite} from '@sluice/core/testing/kernel_and_composite';
+import {SluiceExpertCombine, SluiceExpertDispatch, SluiceGroupedMatMul, SluiceLinearCrossEntropy,
+        SluiceTopOneSuppression} from '../kernel_names';
+import {expertCombine} from '../ops/expert_combine';
+import {expertDispatch} from '../ops/expert_dispatch';
+import {groupedMatMul} from '../ops/grouped_mat_mul';
+import {linearCrossEntropy} from '../ops/linear_cross_entropy';
+import type {LinearCrossEntropyOptions} from '../ops/linear_cross_entropy_options';
+import {routeTopK} from '../ops/route_top_k';
+import {topOneSuppression} from '../ops/top_one_suppression';
+import {lceReferenceBackward, lceReferenceForward, lceReferenceReduce, LceRefInput} from '../reference/linear_cross_entropy_ref';
+import {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from '../reference/top_one_suppression_ref';
+import {backendTolerance, expectClose} from './expect_close';
+import {describeKernelAndComposite} from './kernel_and_composite';
+import {seededRandom, uniformArray} from './random';
 
 const EPS32 = Math.pow(2, -23);
 

@@ -18,8 +18,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {embeddingLookup, linearCrossEntropy} from '@sluice/core';
-import {mixtureOfExperts} from '@sluice/moe';
+import {linearCrossEntropy} from '@sluice/core';
+import {embeddingLookup} from '@sluice/core/internal';
+import {mixtureOfExperts} from '../mixture_of_experts';
 
 export const STEPS = 1000;
 export const WARMUP = 50;

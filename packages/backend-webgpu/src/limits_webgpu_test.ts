@@ -24,10 +24,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {lceReferenceBackward, lceReferenceForward, linearCrossEntropy, topOneSuppression,
-        topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from '@sluice/core';
-import {backendTolerance, expectClose, randomLabels, seededRandom, uniformArray} from '@sluice/core/testing';
-import {SLUICE_WEBGPU_MAX_BINDING_BYTES, SLUICE_WEBGPU_MAX_WORKGROUPS} from '@sluice/backend-webgpu/flags_webgpu';
+import {linearCrossEntropy, topOneSuppression} from '@sluice/core';
+import {backendTolerance, expectClose, lceReferenceBackward, lceReferenceForward, randomLabels, seededRandom,
+        topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward, uniformArray} from '@sluice/core/testing';
+
+import {SLUICE_WEBGPU_MAX_BINDING_BYTES, SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';
 
 const MiB = 1 << 20;
 /** WebGPU's default limits (what a device guarantees without requesting more). */

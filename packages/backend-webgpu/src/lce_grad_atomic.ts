@@ -1,12 +1,12 @@
 import type {TensorInfo} from '@tensorflow/tfjs-core';
 import type {SluiceLinearCrossEntropyGradAttrs, SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
 
-import type {GpuScratch} from '../gpu_scratch';
-import {ATOMIC_TILE, LceGradAtomicProgram} from '../lce_grad_atomic_webgpu';
-import {TOKEN_FIELDS} from '../lce_token_coef_webgpu';
-import {tileCols, tileRows} from '../shader_util';
+import type {GpuScratch} from './gpu_scratch';
+import {ATOMIC_TILE, LceGradAtomicProgram} from './lce_grad_atomic_webgpu';
+import {TOKEN_FIELDS} from './lce_token_coef_webgpu';
+import {tileCols, tileRows} from './shader_util';
 
-import {f32, i32} from './lce_kernel_util';
+import {f32, i32} from './uniforms';
 
 /**
  * The one-pass atomic backward, or null when the call needs chunking (its
