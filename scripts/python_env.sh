@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Makes (or reuses) the Python venv the interop tests run in: torch (CPU),
+# transformers and safetensors at the versions below, installed with pip from
+# its configured package mirrors (no other network), then prints the venv's
+# python path as its last line.
+#
+#   bash scripts/python_env.sh            # venv at $SLUICE_VENV or ~/.cache/sluice-venv
+#   SLUICE_VENV=/some/dir bash scripts/python_env.sh
+#
+# A venv is reused when its marker file records the same requirements; a
+# half-made one (no marker: an interrupted install) is removed and made again.
+# Concurrent callers (several worktrees on one machine) wait on a lock.
+set -euo pipefail
+
+REQUIREMENTS=(torch==2.13.* transformers==5.17.* safetensors==0.8.* numpy)
+VENV=${SLUICE_VENV:-$HOME/.cache/sluice-venv}
+MARKER="$VENV/.sluice-requirements"
+PYTHON=${SLUICE_PYTHON:-$(command -v python3 || true)}
+want="${REQUIREMENTS[*]}"
+
+if [ -z "$PYTHON" ]; then
+  echo "python_env: no python3 on PATH (set SLUICE_PYTHON)" >&2
+  exit 3
+fi
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+flock 9
+
+if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
+  echo "python_env: reusing $VENV ($want)" >&2
+  echo "$VENV/bin/python"
+  exit 0
+fi
+
+started=$(date +%s)
+rm -rf "$VENV"
+echo "python_env: creating $VENV with $("$PYTHON" --version 2>&1)" >&2
+"$PYTHON" -m venv "$VENV"
+# --retries 0: the mirrors are local; a missing package should fail at once, not after minutes of retries.
+"$VENV/bin/python" -m pip install --retries 0 --no-input --disable-pip-version-check -q "${REQUIREMENTS[@]}" >&2
+"$VENV/bin/python" - >&2 <<'PY'
+import safetensors, torch, transformers
+print(f"python_env: torch {torch.__version__}, transformers {transformers.__version__}, "
+      f"safetensors {safetensors.__version__}")
+PY
+echo "$want" >"$MARKER"
+echo "python_env: venv made in $(( $(date +%s) - started )) s" >&2
+echo "$VENV/bin/python"
