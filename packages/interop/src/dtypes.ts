@@ -18,6 +18,15 @@ export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
   F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U32: 4, U16: 2, U8: 1, BOOL: 1,
 };
 export const READABLE_DTYPES = Object.keys(DTYPE_BYTES) as SafetensorsDtype[];
+
+/**
+ * The order the safetensors package lays tensors out in: by its Dtype enum,
+ * largest first (U64, I64, F64, F32, U32, I32, BF16, F16, ...), then by name.
+ * Checked against save_file of safetensors 0.8 by the Python tests.
+ */
+export const LAYOUT_RANK: Readonly<Record<SafetensorsDtype, number>> = {
+  I64: 0, F32: 1, U32: 2, I32: 3, BF16: 4, F16: 5, U16: 6, I16: 7, I8: 8, U8: 9, BOOL: 10,
+};
 export const WRITABLE_FLOAT_DTYPES = ['F32', 'F16', 'BF16'] as const;
 export const WRITABLE_INT_DTYPES = ['I32', 'I64'] as const;
 export type WritableFloatDtype = typeof WRITABLE_FLOAT_DTYPES[number];
@@ -32,9 +41,18 @@ export const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0]
 
 const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
 
-/** A copy of `bytes` in a fresh, aligned ArrayBuffer (file offsets need not be aligned). */
+/**
+ * A copy of `bytes` in a fresh, aligned ArrayBuffer (file offsets need not be
+ * aligned). Not `bytes.slice()`: on a Node Buffer that is a view of the pool.
+ */
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out;
+}
+
 function alignedCopy(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer;
+  return copyBytes(bytes).buffer;
 }
 
 let f16Table: Uint32Array|null = null;
@@ -142,7 +160,7 @@ export function decodeValues(dtype: SafetensorsDtype, bytes: Uint8Array, where: 
       return out;
     }
     case 'BOOL': {
-      const out = bytes.slice();
+      const out = copyBytes(bytes);
       const bad = out.findIndex(v => v > 1);
       if (bad >= 0) fail('readSafetensors', `${where} (BOOL) element ${bad}`, '0 or 1', String(out[bad]));
       return out;

@@ -11,7 +11,7 @@
  */
 import {fail} from '@sluice/core';
 
-import {DTYPE_BYTES, READABLE_DTYPES, SafetensorsDtype} from './dtypes';
+import {DTYPE_BYTES, LAYOUT_RANK, READABLE_DTYPES, SafetensorsDtype} from './dtypes';
 
 /** The prefix holding the header length. */
 export const PREFIX_BYTES = 8;
@@ -164,12 +164,12 @@ export interface Layout {
 }
 
 /**
- * The layout the safetensors package writes: tensors ordered by descending
- * dtype size, then name (so every tensor's data is aligned to its dtype), the
- * header listing `__metadata__` first and the tensors in data order.
+ * The layout the safetensors package writes: tensors in its dtype order
+ * (largest dtypes first, so every tensor's data is aligned to its dtype), then
+ * by name, the header listing `__metadata__` first and the tensors in data order.
  */
 export function planLayout(tensors: PlannedTensor[], metadata: Record<string, string>): Layout {
-  const order = tensors.slice().sort((a, b) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] ||
+  const order = tensors.slice().sort((a, b) => LAYOUT_RANK[a.dtype] - LAYOUT_RANK[b.dtype] ||
                                                 (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let at = 0;
   const entries = order.map(t => {
