@@ -14,7 +14,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {HostTensor, readSafetensors, toTensors} from '@sluice/interop';
 import {readCheckpoint, readSafetensorsFile, writeCheckpoint, writeSafetensorsFile} from '@sluice/interop/node';
 import {exportTransformersWeights, importTransformersWeights, mixtureOfExperts, MixtureOfExpertsConfig,
-        moeConfigFromTransformers, transformersMoeConfig, TransformersTarget} from '@sluice/moe';
+        moeConfigFromTransformers, transformersConfigJson, transformersMoeConfig,
+        TransformersTarget} from '@sluice/moe';
 import {seededRandom} from '@sluice/core/testing';
 import {copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
@@ -125,12 +126,14 @@ async function moeExport(casesFile: string, dir: string) {
   for (const c of cases) {
     const before = tf.memory().numTensors;
     const layer = mixtureOfExperts({...c.config, seed: c.seed});
-    layer.build([null, c.hiddenSize]);
+    const x = tf.tidy(() => tf.randomNormal([c.tokens, c.hiddenSize], 0, 1, 'float32', c.seed + 1));
+    tf.dispose(layer.apply(x));  // builds the layer
     if (c.biasScale) {
       const bias = layer.weights.find(w => w.originalName.endsWith('/selection_bias'))!;
-      bias.write(tf.tidy(() => tf.mul(tf.randomNormal([c.config.numExperts], 0, 1, 'float32', c.seed), c.biasScale!)));
+      const values = tf.tidy(() => tf.mul(tf.randomNormal([c.config.numExperts], 0, 1, 'float32', c.seed), c.biasScale!));
+      bias.write(values);
+      values.dispose();
     }
-    const x = tf.tidy(() => tf.randomNormal([c.tokens, c.hiddenSize], 0, 1, 'float32', c.seed + 1));
     const y = layer.apply(x, {training: false}) as tf.Tensor;
     const weights = await exportTransformersWeights(layer, c.target, {prefix: 'model.layers.0.', layout: c.layout});
     const out = path.join(dir, c.name);
@@ -138,7 +141,7 @@ async function moeExport(casesFile: string, dir: string) {
     await writeSafetensorsFile(path.join(out, 'moe.safetensors'), weights, {format: 'pt'});
     await writeSafetensorsFile(path.join(out, 'io.safetensors'), {x, y}, {format: 'pt'});
     writeFileSync(path.join(out, 'moe_config.json'),
-                  JSON.stringify(transformersMoeConfig(c.config, c.hiddenSize, c.target), null, 2));
+                  transformersConfigJson(transformersMoeConfig(c.config, c.hiddenSize, c.target)));
     tf.dispose([x, y, ...Object.values(weights)]);
     layer.dispose();
     if (tf.memory().numTensors !== before) throw new Error(`${c.name}: ${tf.memory().numTensors - before} tensors leaked`);
