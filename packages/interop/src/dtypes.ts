@@ -45,7 +45,7 @@ const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
  * A copy of `bytes` in a fresh, aligned ArrayBuffer (file offsets need not be
  * aligned). Not `bytes.slice()`: on a Node Buffer that is a view of the pool.
  */
-function copyBytes(bytes: Uint8Array): Uint8Array {
+function copyBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(bytes.byteLength);
   out.set(bytes);
   return out;
