@@ -6,6 +6,8 @@
 #
 #   bash scripts/python_env.sh            # venv at $SLUICE_VENV or ~/.cache/sluice-venv
 #   SLUICE_VENV=/some/dir bash scripts/python_env.sh
+#   bash scripts/python_env.sh --check    # install nothing: print the python path if the venv is
+#                                         # ready, else say why on stderr and exit 4
 #
 # A venv is reused when its marker file records the same requirements; a
 # half-made one (no marker: an interrupted install) is removed and made again.
@@ -18,6 +20,17 @@ MARKER="$VENV/.sluice-requirements"
 PYTHON=${SLUICE_PYTHON:-$(command -v python3 || true)}
 want="${REQUIREMENTS[*]}"
 
+ready() { [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$want" ] && [ -x "$VENV/bin/python" ]; }
+if [ "${1:-}" = "--check" ]; then
+  if ready; then echo "$VENV/bin/python"; exit 0; fi
+  if [ -d "$VENV" ]; then
+    echo "the venv $VENV is incomplete or for other requirements than: $want (run bash scripts/python_env.sh)" >&2
+  else
+    echo "no Python venv at $VENV (make it with: bash scripts/python_env.sh; it needs python3 and pip's mirrors)" >&2
+  fi
+  exit 4
+fi
+
 if [ -z "$PYTHON" ]; then
   echo "python_env: no python3 on PATH (set SLUICE_PYTHON)" >&2
   exit 3
@@ -26,7 +39,7 @@ mkdir -p "$(dirname "$VENV")"
 exec 9>"$VENV.lock"
 flock 9
 
-if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
+if ready; then
   echo "python_env: reusing $VENV ($want)" >&2
   echo "$VENV/bin/python"
   exit 0

@@ -28,6 +28,8 @@ import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cr
 import {describeWebGPUExpertDispatch} from '@sluice/backend-webgpu/expert_dispatch_webgpu_test';
 import {describeWebGLLinearCrossEntropy} from '@sluice/backend-webgl/linear_cross_entropy_webgl_test';
 import {describeLeakAndLimitTests} from './reliability/leak_and_limit';
+import {describeSafetensors} from '@sluice/interop/testing/safetensors_test';
+import {describeTransformersMapping} from '@sluice/moe/testing/transformers_mapping_test';
 import {describeBadInputCatalogue} from './reliability/bad_input_catalogue';
 import {describeNumericalExtremes} from './reliability/numerical_extremes';
 
@@ -146,6 +148,8 @@ async function defineSuites() {
   describeLeakAndLimitTests();
   describeBadInputCatalogue();
   describeNumericalExtremes();
+  describeSafetensors();
+  describeTransformersMapping();
 
   if (!webgpu.ok) {
     describe('webgpu env', () => {

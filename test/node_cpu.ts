@@ -14,6 +14,9 @@ import {describeTrainer} from '../packages/demo/src/trainer/trainer_suite';
 import {describeLinearCrossEntropyConformance} from '@sluice/core/testing';
 import {describeExpertDispatchConformance, describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeBadInputCatalogue} from './reliability/bad_input_catalogue';
+import {describeSafetensors} from '@sluice/interop/testing/safetensors_test';
+import {describeSafetensorsFiles} from '@sluice/interop/testing/node_files_test';
+import {describeTransformersMapping} from '@sluice/moe/testing/transformers_mapping_test';
 import {describeNumericalExtremes} from './reliability/numerical_extremes';
 
 setTestEnvs([{name: 'cpu', backendName: 'cpu', isDataSync: true}]);
@@ -26,4 +29,7 @@ describeRegularizersConformance();
 describeTrainer();
 describeBadInputCatalogue();
 describeNumericalExtremes();
+describeSafetensors();
+describeSafetensorsFiles();
+describeTransformersMapping();
 import {describeLeakAndLimitTests} from './reliability/leak_and_limit'; describeLeakAndLimitTests();

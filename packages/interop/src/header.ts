@@ -107,17 +107,17 @@ export function parseHeader(json: Uint8Array, fileBytes: number, file: string): 
            `[${t.begin}, ${t.end}] (out of range: the file is truncated or the offsets are wrong)`);
     }
     if (t.begin < at) {
-      fail(OP, `${where} data_offsets`, `to start at or after byte ${at}, where tensor '${entries[i - 1].name}' ends`,
+      fail(OP, `${where} data_offsets`, `at or after byte ${at}, where tensor '${entries[i - 1].name}' ends`,
            `[${t.begin}, ${t.end}] (the two overlap)`);
     }
     if (t.begin > at) {
-      fail(OP, `${where} data_offsets`, `to start at byte ${at}, where the previous tensor ends (no gaps)`,
+      fail(OP, `${where} data_offsets`, `at byte ${at}, where the previous tensor ends (no gaps)`,
            `[${t.begin}, ${t.end}]`);
     }
     at = t.end;
   }
   if (at !== dataBytes) {
-    fail(OP, `${file} data section`, `${at} bytes, where the last tensor ends`,
+    fail(OP, `${file} data section`, `${at} bytes long (where the last tensor ends)`,
          `${dataBytes} bytes (${dataBytes - at} bytes past the last tensor)`);
   }
   // fromEntries defines own properties, so even a key named __proto__ stays data.
@@ -143,7 +143,7 @@ function parseEntry(name: string, info: unknown, where: string): TensorEntry {
   const [begin, end] = offsets as number[];
   if (!Number.isSafeInteger(count * size) || count * size !== end - begin) {
     fail(OP, `${where} data_offsets`,
-         `to span ${count * size} bytes (shape ${shapeText(shape)} × ${size} bytes of ${dtype})`,
+         `${count * size} bytes apart (shape ${shapeText(shape)} × ${size} bytes of ${dtype})`,
          `[${begin}, ${end}], ${end - begin} bytes`);
   }
   return {name, dtype: dtype as SafetensorsDtype, shape: shape.slice(), begin, end};
