@@ -109,8 +109,13 @@ async function toHost(map: tf.NamedTensorMap): Promise<Host> {
 export function describeTransformersMapping() {
   describeWithFlags('mixtureOfExperts <-> transformers weights', ALL_ENVS, env => {
     const tol = backendTolerance(env.backendName);
-    const x = tf.tidy(() => tf.randomNormal([N, D], 0, 1, 'float32', 21));
-    const xs = Float64Array.from(x.dataSync());
+    // Made per spec: describeWithFlags gives every spec a fresh engine.
+    let x: tf.Tensor, xs: Float64Array;
+    beforeEach(async () => {
+      x = tf.randomNormal([N, D], 0, 1, 'float32', 21);
+      xs = Float64Array.from(await x.data());
+    });
+    afterEach(() => x.dispose());
 
     for (const c of CASES) {
       it(`${c.target} ${c.layout}: keys, shapes, and the block's float64 forward equals the layer's`, async () => {
@@ -277,7 +282,5 @@ export function describeTransformersMapping() {
         expect(JSON.parse(text).rms_norm_eps).toBe(1e-6);
       });
     });
-
-    afterAll(() => x.dispose());
   });
 }

@@ -54,7 +54,7 @@ function exportKey(spec: KeySpec, weights: Record<KeySource['weight'], tf.Tensor
   if (expert !== undefined) w = tf.reshape(tf.slice(w, [expert, 0, 0], [1, -1, -1]), w.shape.slice(1));
   if (half !== undefined) {
     const width = w.shape[1]! / 2;
-    w = tf.slice(w, [0, half === 'gate' ? width : 0], [d, width]);
+    w = tf.slice(w, [0, half === 'gate' ? 0 : width], [d, width]);
   }
   return tf.transpose(w);
 }
