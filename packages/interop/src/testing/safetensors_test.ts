@@ -5,6 +5,7 @@
  * (each error names the file or tensor and both numbers; nothing is loaded).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {ALL_ENVS, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 
 import {bfloat16Bits, ByteSource, float16Bits, HostTensor, readSafetensors, readSafetensorsBlob, readSafetensorsFrom,
         toTensors, writeSafetensors, writeSafetensorsBlob} from '../index';
@@ -69,7 +70,8 @@ function withHeader(header: object, data: Uint8Array): Uint8Array {
 }
 
 export function describeSafetensors() {
-  describe('safetensors (@sluice/interop)', () => {
+  // Every env: tensors are written from and made on each backend (the host-side checks simply repeat).
+  describeWithFlags('safetensors (@sluice/interop)', ALL_ENVS, () => {
     it('round-trips F32, int32, bool, scalars and empty tensors with metadata', async () => {
       const tensors = {
         w: host('float32', [2, 3], [1.5, -2, 3e-30, NaN, Infinity, -0]), s: host('float32', [], [7]),

@@ -116,10 +116,11 @@ export async function importTransformersWeights(layer: MixtureOfExperts, target:
     fail(IMPORT, `weights['${routerKey}']`, `the ${target} router weight [numExperts, hiddenSize]`,
          routerShape == null ? 'no such key' : `shape [${routerShape.join(',')}]`);
   }
+  // Checked before building, so a config the target cannot express fails without running the layer.
+  checkExpressible(IMPORT, layer.moe, layer.built ? inputSize(IMPORT, layer) : routerShape[1], target);
   // Built by a first call (not build()), as tf.layers counts that call as the layer's first use (dispose needs one).
   if (!layer.built) tf.tidy(() => void layer.apply(tf.zeros([1, routerShape[1]])));
   const d = inputSize(IMPORT, layer);
-  checkExpressible(IMPORT, layer.moe, d, target);
   const keys = weightKeys(layer.moe, d, target, layout, prefix);
   const expected = new Set(keys.map(k => k.key));
   for (const k of keys) {
