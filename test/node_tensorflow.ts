@@ -22,6 +22,8 @@ import {describeFuzzSuite} from '@sluice/core/testing';
 import {describeNodeLinearCrossEntropy} from '@sluice/backend-node/linear_cross_entropy_node_test';
 import {describeBadInputCatalogue} from './reliability/bad_input_catalogue';
 import {describeNumericalExtremes} from './reliability/numerical_extremes';
+import {describeSafetensors} from '@sluice/interop/testing/safetensors_test';
+import {describeTransformersMapping} from '@sluice/moe/testing/transformers_mapping_test';
 
 setTestEnvs([{name: 'tensorflow', backendName: 'tensorflow', isDataSync: true}]);
 describeNodeLinearCrossEntropy();
@@ -33,4 +35,6 @@ describeMixtureOfExpertsConformance();
 describeMoeFileRoundTrip(tfnode.io.fileSystem as unknown as Parameters<typeof describeMoeFileRoundTrip>[0]);
 describeBadInputCatalogue();
 describeNumericalExtremes();
+describeSafetensors();
+describeTransformersMapping();
 import {describeLeakAndLimitTests} from './reliability/leak_and_limit'; describeLeakAndLimitTests();
