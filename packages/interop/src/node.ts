@@ -6,7 +6,7 @@
  * Kept out of the main entry so browser bundles never see `node:fs`.
  */
 import {fail} from '@sluice/core';
-import {existsSync, readdirSync} from 'node:fs';
+import {existsSync, mkdirSync, readdirSync} from 'node:fs';
 import {open, readFile, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 
@@ -150,6 +150,7 @@ export async function writeCheckpoint(dir: string, tensors: Record<string, Writa
   const sizes = new Map(whole.entries.map(e => [e.name, e.end - e.begin]));
   const groups = planShards(Object.keys(tensors).map(name => ({name, bytes: sizes.get(name)!})), maxShardBytes);
   const names = groups.length === 1 ? [SINGLE_FILE] : groups.map((_, i) => shardFileName(i, groups.length));
+  mkdirSync(dir, {recursive: true});
   for (const stale of readdirSync(dir)) {
     if ((stale === INDEX_FILE || stale === SINGLE_FILE || SHARD_FILE_PATTERN.test(stale)) && !names.includes(stale)) {
       await rm(path.join(dir, stale), {force: true});

@@ -18,8 +18,8 @@ export interface TransformersWeightOptions {
   layout?: ExpertLayout;
 }
 
-/** Host values or a tensor, as `@sluice/interop` reads them or tfjs holds them. */
-export type WeightValue = tf.Tensor|{shape: number[], values: Float32Array};
+/** A tensor, or host values as `@sluice/interop` reads them (converted to float32). */
+export type WeightValue = tf.Tensor|{shape: number[], values: Float32Array|Int32Array|Uint8Array};
 
 const EXPORT = 'exportTransformersWeights';
 const IMPORT = 'importTransformersWeights';
