@@ -15,13 +15,19 @@ export interface History {
 
 import type {MemoryRow} from './head_memory';
 
+export interface ReportRow extends MemoryRow {
+  shape: string;
+  estimated: boolean;
+}
+
 export interface ReportInput {
   title: string;
   subtitle: string;
   history: History;
   unigram: number;
-  memory: MemoryRow[];
+  memory: ReportRow[];
   sample: string;
+  config: Record<string, unknown>;
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -74,10 +80,10 @@ ${rects.join('\n')}
 </svg>`;
 }
 
-function memoryBars(rows: MemoryRow[]): string {
+function memoryBars(rows: ReportRow[]): string {
   const max = Math.max(...rows.map(r => r.peakBytes), 1);
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-  return `<table>${rows.map(r => `<tr><td>${esc(r.variant)}</td><td><div style="background:#36c;height:14px;width:${Math.max(2, 400 * r.peakBytes / max)}px"></div></td><td>${mib(r.peakBytes)} MiB</td><td>${r.ms.toFixed(0)} ms</td></tr>`).join('')}</table>`;
+  return `<table><tr><th>shape</th><th>head</th><th></th><th>peak</th><th>time</th></tr>${rows.map(r => `<tr><td>${esc(r.shape)}</td><td>${esc(r.variant)}</td><td><div style="background:${r.estimated ? '#aab' : '#36c'};height:14px;width:${Math.max(2, 300 * r.peakBytes / max)}px"></div></td><td>${mib(r.peakBytes)} MiB${r.estimated ? ' (estimated, not run)' : ''}</td><td>${Number.isFinite(r.ms) ? `${r.ms.toFixed(0)} ms` : '—'}</td></tr>`).join('')}</table>`;
 }
 
 export function renderReport(r: ReportInput): string {
@@ -86,7 +92,9 @@ export function renderReport(r: ReportInput): string {
 <body><h1>${esc(r.title)}</h1><p>${esc(r.subtitle)}</p>
 <h2>Loss</h2>${lossChart(r.history, r.unigram)}
 <h2>Expert load</h2>${r.history.loads.map((l, i) => `<h3>MoE layer ${i}</h3>${heatmap(l, r.history.steps.slice(-l.length), `layer ${i}`)}`).join('')}
-<h2>Cross-entropy memory at the training shape (forward + backward)</h2>${memoryBars(r.memory)}
+<h2>Head memory, forward + backward: fused vs naive</h2>${memoryBars(r.memory)}
+<p>Estimated rows: the naive head's peak per N×V float32 logit, measured at the training shape, times N×V.</p>
 <h2>Sample</h2><pre>${esc(r.sample)}</pre>
+<h2>Model config (transformers config.json)</h2><pre>${esc(JSON.stringify(r.config, null, 2))}</pre>
 </body></html>`;
 }
