@@ -66,6 +66,59 @@ async function refWeights(model: MoECausalLM): Promise<RefWeights> {
   return out;
 }
 
+interface TransformersFixture {
+  transformers: string;
+  config: TransformersConfig;
+  state_dict: Record<string, {shape: number[], values: number[]}>;
+  input_ids: number[][];
+  logits: number[];
+}
+
+/**
+ * Loads a transformers state dict into the model by the mapping documented in
+ * model/causal_lm.ts (test-only: the next task's import tooling owns this).
+ */
+function loadStateDict(model: MoECausalLM, state: TransformersFixture['state_dict']) {
+  const mine = new Map(model.namedWeights().map(w => [w.name, w.variable]));
+  const t = (key: string, perm?: number[]) => tf.tidy(() => {
+    const x = tf.tensor(state[key].values, state[key].shape);
+    return perm ? tf.transpose(x, perm) : x;
+  });
+  const assign = (name: string, value: tf.Tensor) => {
+    const v = mine.get(name);
+    expect(v).withContext(`weight ${name}`).toBeDefined();
+    expect(value.shape).withContext(`shape of ${name}`).toEqual(v!.shape);
+    v!.assign(value);
+    value.dispose();
+    mine.delete(name);
+  };
+  for (const key of Object.keys(state)) {
+    const m = /^(model\.layers\.\d+\.mlp)\.(.*)$/.exec(key);
+    const moe = m != null && !/^(gate|up|down)_proj\.weight$/.test(m[2]);  // dense MLPs keep transformers' keys
+    if (!moe) {
+      assign(key, t(key));
+    } else if (m![2] === 'gate.weight') {
+      assign(`${m![1]}.router`, t(key, [1, 0]));
+    } else if (m![2] === 'gate.e_score_correction_bias') {
+      assign(`${m![1]}.selection_bias`, t(key));
+    } else if (m![2] === 'experts.gate_up_proj') {
+      assign(`${m![1]}.experts_w1`, t(key, [0, 2, 1]));
+    } else if (m![2] === 'experts.down_proj') {
+      assign(`${m![1]}.experts_w2`, t(key, [0, 2, 1]));
+    } else if (m![2] === 'shared_experts.gate_proj.weight') {
+      const gate = t(key, [1, 0]), up = t(`${m![1]}.shared_experts.up_proj.weight`, [1, 0]);
+      assign(`${m![1]}.shared_w1`, tf.concat([gate, up], 1));
+      tf.dispose([gate, up]);
+    } else if (m![2] === 'shared_experts.down_proj.weight') {
+      assign(`${m![1]}.shared_w2`, t(key, [1, 0]));
+    } else if (m![2] !== 'shared_experts.up_proj.weight') {
+      fail(`unmapped transformers key ${key}`);
+    }
+  }
+  // Mixtral has no selection bias: the layer's stays zero, as transformers' router has none.
+  expect([...mine.keys()].filter(k => !k.endsWith('selection_bias') || model.spec.selectionBias)).toEqual([]);
+}
+
 const RUN_CONFIG = TINY_MIXTRAL;
 const RUN_CONTEXT = 6;
 const RUN_IDS = Int32Array.from({length: 400}, (_, i) => (i * 7) % 13);
@@ -284,6 +337,21 @@ export function describeTrainer() {
         ce.dispose();
         model.dispose();
       });
+    }
+
+    for (const name of ['mixtral_tiny', 'glm4_moe_tiny']) {
+      it(`${name}: the logits transformers computes for its config.json and weights (packages/demo/tools)`,
+         async () => {
+           const fixture = require(`./testdata/${name}.json`) as TransformersFixture;
+           const model = new MoECausalLM(fixture.config, 1);
+           loadStateDict(model, fixture.state_dict);
+           const ids = Int32Array.from(fixture.input_ids.flat());
+           const logits = tf.tidy(() => model.logits(tf.tensor1d(ids, 'int32'), fixture.input_ids.length));
+           expectClose(await logits.data(), fixture.logits, 1e-4,
+                       `${fixture.config['architectures']} logits vs transformers ${fixture.transformers}`);
+           logits.dispose();
+           model.dispose();
+         });
     }
 
     it('gradients of every kind of weight agree with finite differences of the float64 reference', async () => {
