@@ -302,7 +302,7 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       const saved = layer.getConfig();
       expect([saved['normalizeGates'], saved['routedScalingFactor']]).toEqual([false, 2.5]);
       const copy = tf.serialization.SerializationMap.getMap().classNameMap[MixtureOfExperts.className];
-      const clone = copy[1](copy[0], {...saved, name: undefined} as tf.serialization.ConfigDict) as MixtureOfExperts;
+      const clone = copy[1](copy[0], {...saved, name: undefined} as unknown as tf.serialization.ConfigDict) as MixtureOfExperts;
       expect([clone.moe.normalizeGates, clone.moe.routedScalingFactor]).toEqual([false, 2.5]);
       clone.apply(x);
       clone.setWeights(layer.getWeights());
