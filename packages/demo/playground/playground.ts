@@ -18,6 +18,7 @@ import '@sluice/backend-webgl';
 import '@sluice/backend-webgpu';
 
 import * as tf from '@tensorflow/tfjs-core';
+import {WebGPUBackend} from '@tensorflow/tfjs-backend-webgpu';
 import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
 
 import {MoECausalLM} from '../src/model/causal_lm';
@@ -69,6 +70,19 @@ const state: PlaygroundState = {ready: false, running: false, backend: '', steps
                                 valLosses: [], loads: [], unigram: NaN, bigStep: null, tensorsBefore: 0,
                                 tensorsAfter: 0, error: null};
 (window as unknown as {sluicePlayground: PlaygroundState}).sluicePlayground = state;
+
+/**
+ * tfjs-webgpu asks for the adapter's largest limits (SwiftShader offers GiBs); the page runs at WebGPU's default
+ * limits (128 MiB per storage binding, 256 MiB per buffer), which every WebGPU device guarantees.
+ */
+if ('gpu' in navigator) {
+  tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', async () => {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (adapter == null) throw new Error('navigator.gpu.requestAdapter() found no adapter');
+    return new WebGPUBackend(await adapter.requestDevice(), adapter.info);
+  }, 3);
+}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (text: string) => {
@@ -145,7 +159,7 @@ async function bigStep(model: MoECausalLM, optimizer: tf.Optimizer, backend: str
 }
 
 function showBigStep(r: BigStep) {
-  const table = $<HTMLTableElement>('big');
+  const table = $<HTMLTableElement>('big-step');
   while (table.rows.length > 1) table.deleteRow(1);
   const add = (head: string, outcome: string) => {
     const row = table.insertRow();
@@ -221,7 +235,7 @@ async function train(big: boolean) {
     }
   } catch (e) {
     state.error = (e as Error).message;
-    status(`training failed: ${state.error}`);
+    status(`training failed: ${state.error}\n${(e as Error).stack ?? ''}`);
   } finally {
     optimizer.dispose();
     model.dispose();
