@@ -13,7 +13,7 @@ export type TransformersConfig = Record<string, unknown>;
 
 export type Architecture = 'MixtralForCausalLM'|'Glm4MoeForCausalLM';
 
-const MODEL_TYPE: Record<Architecture, string> = {MixtralForCausalLM: 'mixtral', Glm4MoeForCausalLM: 'glm4_moe'};
+export const MODEL_TYPE: Record<Architecture, string> = {MixtralForCausalLM: 'mixtral', Glm4MoeForCausalLM: 'glm4_moe'};
 
 /** What the model computes with, resolved from a config.json object. */
 export interface LMSpec {
@@ -156,7 +156,8 @@ class Reader {
   }
 }
 
-function architectureOf(config: TransformersConfig): Architecture {
+/** The architecture a config.json object names; throws, naming architectures or model_type, for others. */
+export function architectureOf(config: TransformersConfig): Architecture {
   if (config == null || typeof config !== 'object' || Array.isArray(config)) {
     fail('config.json', 'config', 'an object', show(config));
   }
