@@ -25,6 +25,8 @@ export interface TrainerArgs {
   checkpointEvery: number;
   checkpoint: string;
   resume: boolean;
+  /** --preset, --config or --set was given (else --resume continues with the checkpoint's config). */
+  modelFlags: boolean;
   report: string;
   sampleTokens: number;
   seed: number;
@@ -63,7 +65,8 @@ const FLAGS: Record<string, Flag> = {
   'eval-every': {type: 'string', def: '50', number: {min: 1, integer: true}, help: 'steps between validation losses'},
   'checkpoint-every': {type: 'string', def: '100', number: {min: 1, integer: true}, help: 'steps between checkpoints'},
   'checkpoint': {type: 'string', def: '.build/demo/checkpoint.bin', help: 'checkpoint file (written atomically)'},
-  'resume': {type: 'boolean', def: false, help: 'continue from --checkpoint'},
+  'resume': {type: 'boolean', def: false,
+             help: 'continue from --checkpoint (its own model unless --preset, --config or --set is given)'},
   'report': {type: 'string', def: '.build/demo/report.html', help: 'HTML report written at the end'},
   'sample-tokens': {type: 'string', def: '40', number: {min: 0, integer: true}, help: 'tokens generated at the end'},
   'seed': {type: 'string', def: '1', number: {min: -Infinity, integer: true}, help: 'seed of initialisation and batches'},
@@ -110,6 +113,7 @@ export function parseTrainerArgs(argv: string[]): TrainerArgs|'help' {
     }
   }
   const a = out as unknown as TrainerArgs;
+  a.modelFlags = ['preset', 'config', 'set'].some(name => values[name] !== undefined);
   if (!['auto', 'tensorflow', 'cpu'].includes(a.backend)) {
     throw new UsageError(`--backend must be one of auto, tensorflow, cpu, got '${a.backend}'`);
   }

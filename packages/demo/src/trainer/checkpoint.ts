@@ -28,6 +28,15 @@ export interface CheckpointHeader {
   /** The tokenizer's id (TOKENIZER.id). */
   tokenizer: string;
   history: unknown;
+  /** The batches the history's validation losses were measured on (npm run export passes them on). */
+  validation?: ValidationBatches;
+}
+
+export interface ValidationBatches {
+  /** Sequences per batch; a validation loss is the mean over the batches of each batch's mean cross-entropy. */
+  batch: number;
+  /** Each sequence's context + 1 tokens: the model reads the first context and predicts the last context. */
+  windows: number[][];
 }
 
 export function writeCheckpoint(file: string, header: CheckpointHeader, weights: TensorEntry[],
@@ -116,10 +125,11 @@ export interface LoadedCheckpoint extends CheckpointHeader {
   optimizer: TensorEntry[];
 }
 
-export function readCheckpoint(file: string): LoadedCheckpoint {
-  if (!existsSync(file)) throw new UsageError(`--resume: no checkpoint at '${file}'`);
+/** `flag` names the command-line flag that gave the file, in errors (npm run export reads one too). */
+export function readCheckpoint(file: string, flag = '--resume'): LoadedCheckpoint {
+  if (!existsSync(file)) throw new UsageError(`${flag}: no checkpoint at '${file}'`);
   const bytes = readFileSync(file);
-  const corrupt = (why: string) => new UsageError(`--resume: checkpoint '${file}' is corrupt (${why}); it was left untouched`);
+  const corrupt = (why: string) => new UsageError(`${flag}: checkpoint '${file}' is corrupt (${why}); it was left untouched`);
   if (bytes.subarray(0, MAGIC.length).toString('utf8') !== MAGIC) throw corrupt('not a sluice checkpoint');
   if (bytes.length < MAGIC.length + 4) throw corrupt('truncated header');
   const jsonLength = bytes.readUInt32LE(MAGIC.length);
@@ -137,7 +147,7 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
         `by the older word-level model (a vocabulary of ${(parsed as {vocabulary: unknown[]}).vocabulary.length} ` +
             'words, no transformers config)' :
         'in an unknown format (no tokenizer or model_type in its header)';
-    throw new UsageError(`--resume: checkpoint '${file}' was written ${old}; this trainer's models use GPT-2 tokens ` +
+    throw new UsageError(`${flag}: checkpoint '${file}' was written ${old}; this trainer's models use GPT-2 tokens ` +
                          'and a transformers config. Start without --resume (the first checkpoint replaces it) ' +
                          'or pass another --checkpoint; the file was left untouched');
   }

@@ -15,7 +15,7 @@ import {MoECausalLM} from '../model/causal_lm';
 import {PRESETS, resolveLMConfig, TransformersConfig} from '../model/config';
 import {configOverrides, parseTrainerArgs, RUN_DEFAULTS, TrainerArgs, usage} from './args';
 import {selectBackend} from './backend';
-import {readCheckpoint, TensorEntry, writeCheckpoint} from './checkpoint';
+import {LoadedCheckpoint, readCheckpoint, TensorEntry, writeCheckpoint} from './checkpoint';
 import {cachedTokens, defaultCorpusPath, readCorpus, rng, sampleBatch, TOKENIZER, unigramEntropy,
         UsageError} from './corpus';
 import {headMemory, MemoryRow, NAIVE} from './head_memory';
@@ -38,7 +38,11 @@ function modelConfig(a: TrainerArgs): TransformersConfig {
     }
     base = preset();
   }
-  const config = {...base, ...configOverrides(a.set)};
+  return checkedConfig({...base, ...configOverrides(a.set)}, a);
+}
+
+/** A config.json object the trainer can train with these flags (resolvable, GPT-2's vocabulary, the context). */
+function checkedConfig(config: TransformersConfig, a: TrainerArgs): TransformersConfig {
   let spec;
   try {
     spec = resolveLMConfig(config);
@@ -81,9 +85,8 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
 }
 
-async function resume(a: TrainerArgs, config: TransformersConfig, model: MoECausalLM, optimizer: tf.Optimizer,
-                      history: History): Promise<number> {
-  const ck = readCheckpoint(a.checkpoint);
+async function resume(a: TrainerArgs, ck: LoadedCheckpoint, config: TransformersConfig, model: MoECausalLM,
+                      optimizer: tf.Optimizer, history: History): Promise<number> {
   if (ck.tokenizer !== TOKENIZER.id) {
     throw new UsageError(`--resume: checkpoint '${a.checkpoint}' was made with tokenizer ${ck.tokenizer}, this run ` +
                          `uses ${TOKENIZER.id}; it was left untouched`);
@@ -133,7 +136,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const a = parsed;
-  const config = modelConfig(a);
+  // Resuming without --preset, --config or --set continues the checkpoint's own model (e.g. one npm run import wrote).
+  const checkpoint = a.resume ? readCheckpoint(a.checkpoint) : undefined;
+  const config = checkpoint && !a.modelFlags ? checkedConfig(checkpoint.config, a) : modelConfig(a);
   const corpusPath = a.corpus || defaultCorpusPath();
   const text = readCorpus(corpusPath);
   const t0 = Date.now();
@@ -168,13 +173,15 @@ async function main(): Promise<number> {
   const history: History = {steps: [], trainLoss: [], valSteps: [], valLoss: [], loads: moeLayers.map(() => []),
                             maxVio: moeLayers.map(() => [])};
   let start = 0;
-  if (a.resume) {
-    start = await resume(a, config, model, optimizer, history);
+  if (checkpoint) {
+    start = await resume(a, checkpoint, config, model, optimizer, history);
     console.log(`resumed from ${a.checkpoint} at step ${start}`);
   }
 
   const valRand = rng(a.seed + 999);
   const valBatches = Array.from({length: 4}, () => sampleBatch(val, batch, a.context, valRand));
+  const validation = {batch, windows: valBatches.flatMap(b => Array.from({length: batch}, (_, i) => [
+    ...b.inputs.subarray(i * a.context, (i + 1) * a.context), b.targets[(i + 1) * a.context - 1]]))};
   const evaluate = () => {
     let sum = 0;
     for (const b of valBatches) {
@@ -231,7 +238,7 @@ async function main(): Promise<number> {
     if (step % a.checkpointEvery === 0 || step === steps) {
       const weights = await Promise.all(model.namedWeights().map(async ({name, variable}) =>
           ({name, shape: variable.shape, values: await variable.data() as Float32Array})));
-      writeCheckpoint(a.checkpoint, {step, config, tokenizer: TOKENIZER.id, history}, weights,
+      writeCheckpoint(a.checkpoint, {step, config, tokenizer: TOKENIZER.id, history, validation}, weights,
                       await namedOptimizerState(optimizer));
       if (tty) process.stdout.write(`\r${line}  [checkpoint ${step}]`);
     }
