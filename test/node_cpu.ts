@@ -8,6 +8,7 @@ import '@sluice/backend-cpu';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {describeTrainer} from '@sluice/demo/trainer/trainer_suite';
+import {describeTransformersInterop} from '@sluice/demo/transformers/transformers_suite';
 import {describeSafetensorsFiles} from '@sluice/interop/testing/node_files_test';
 
 import {defineSuites} from './suites';
@@ -16,5 +17,6 @@ setTestEnvs([{name: 'cpu', backendName: 'cpu', isDataSync: true}]);
 // These read and write files (node:fs): extras of this env, not of the shared list.
 defineSuites('node-cpu', [
   {name: 'trainer', define: describeTrainer},
+  {name: 'transformers folders', define: describeTransformersInterop},
   {name: 'safetensors files and checkpoints', define: describeSafetensorsFiles},
 ]);

@@ -16,9 +16,11 @@ import {expectClose, seededRandom, uniformArray} from '@sluice/core/testing';
 
 import {groupedQueryAttention, causalMask} from '../model/attention';
 import {MoECausalLM} from '../model/causal_lm';
+import {randomizeWeights} from '../model/random_weights';
 import {glm4MoeConfig, mixtralConfig, resolveLMConfig, TransformersConfig} from '../model/config';
 import {rmsNorm} from '../model/rms_norm';
 import {applyRotary, rotaryTables} from '../model/rotary';
+import {loadStateDict} from '../transformers/state_dict';
 import {configOverrides, parseTrainerArgs} from './args';
 import {readCheckpoint, writeCheckpoint} from './checkpoint';
 import {cachedTokens, UsageError} from './corpus';
@@ -49,17 +51,6 @@ const GLM_UNNORMALISED = glm4MoeConfig({vocab_size: 9, hidden_size: 8, moe_inter
                                         norm_topk_prob: false, first_k_dense_replace: 0, attention_bias: false,
                                         max_position_embeddings: 16});
 
-/** Every weight of the model set to seeded random values (norm weights near 1), so no part is a no-op. */
-function randomizeWeights(model: MoECausalLM, seed: number) {
-  const rand = seededRandom(seed);
-  for (const {name, variable} of model.namedWeights()) {
-    const base = /norm\.weight$/.test(name) ? 1 : 0;
-    const scale = /selection_bias$/.test(name) ? 0.3 : /norm\.weight$/.test(name) ? 0.3 : 0.6;
-    const values = uniformArray(rand, variable.size, -scale, scale).map(v => v + base);
-    tf.tidy(() => variable.assign(tf.tensor(values, variable.shape)));
-  }
-}
-
 async function refWeights(model: MoECausalLM): Promise<RefWeights> {
   const out: RefWeights = new Map();
   for (const {name, variable} of model.namedWeights()) out.set(name, Float64Array.from(await variable.data()));
@@ -72,51 +63,6 @@ interface TransformersFixture {
   state_dict: Record<string, {shape: number[], values: number[]}>;
   input_ids: number[][];
   logits: number[];
-}
-
-/**
- * Loads a transformers state dict into the model by the mapping documented in
- * model/causal_lm.ts (test-only: the next task's import tooling owns this).
- */
-function loadStateDict(model: MoECausalLM, state: TransformersFixture['state_dict']) {
-  const mine = new Map(model.namedWeights().map(w => [w.name, w.variable]));
-  const t = (key: string, perm?: number[]) => tf.tidy(() => {
-    const x = tf.tensor(state[key].values, state[key].shape);
-    return perm ? tf.transpose(x, perm) : x;
-  });
-  const assign = (name: string, value: tf.Tensor) => {
-    const v = mine.get(name);
-    expect(v).withContext(`weight ${name}`).toBeDefined();
-    expect(value.shape).withContext(`shape of ${name}`).toEqual(v!.shape);
-    v!.assign(value);
-    value.dispose();
-    mine.delete(name);
-  };
-  for (const key of Object.keys(state)) {
-    const m = /^(model\.layers\.\d+\.mlp)\.(.*)$/.exec(key);
-    const moe = m != null && !/^(gate|up|down)_proj\.weight$/.test(m[2]);  // dense MLPs keep transformers' keys
-    if (!moe) {
-      assign(key, t(key));
-    } else if (m![2] === 'gate.weight') {
-      assign(`${m![1]}.router`, t(key, [1, 0]));
-    } else if (m![2] === 'gate.e_score_correction_bias') {
-      assign(`${m![1]}.selection_bias`, t(key));
-    } else if (m![2] === 'experts.gate_up_proj') {
-      assign(`${m![1]}.experts_w1`, t(key, [0, 2, 1]));
-    } else if (m![2] === 'experts.down_proj') {
-      assign(`${m![1]}.experts_w2`, t(key, [0, 2, 1]));
-    } else if (m![2] === 'shared_experts.gate_proj.weight') {
-      const gate = t(key, [1, 0]), up = t(`${m![1]}.shared_experts.up_proj.weight`, [1, 0]);
-      assign(`${m![1]}.shared_w1`, tf.concat([gate, up], 1));
-      tf.dispose([gate, up]);
-    } else if (m![2] === 'shared_experts.down_proj.weight') {
-      assign(`${m![1]}.shared_w2`, t(key, [1, 0]));
-    } else if (m![2] !== 'shared_experts.up_proj.weight') {
-      fail(`unmapped transformers key ${key}`);
-    }
-  }
-  // Mixtral has no selection bias: the layer's stays zero, as transformers' router has none.
-  expect([...mine.keys()].filter(k => !k.endsWith('selection_bias') || model.spec.selectionBias)).toEqual([]);
 }
 
 const RUN_CONFIG = TINY_MIXTRAL;
@@ -207,6 +153,10 @@ export function describeTrainer() {
           .toEqual([12, undefined, 0.01, true, 'auto', 'mixtral', ['num_hidden_layers=3', 'hidden_act=silu']]);
       expect(configOverrides(['num_hidden_layers=3', 'hidden_act=silu', 'sliding_window=null']))
           .toEqual({num_hidden_layers: 3, hidden_act: 'silu', sliding_window: null});
+      // --resume alone continues the checkpoint's own model; any model flag builds the run's config from the flags.
+      const modelFlags = (argv: string[]) => (parseTrainerArgs(argv) as {modelFlags: boolean}).modelFlags;
+      expect([['--resume'], ['--resume', '--preset', 'mixtral'], ['--config', 'c.json'], ['--set', 'vocab_size=50304']]
+                 .map(modelFlags)).toEqual([false, true, true, true]);
       expect(parseTrainerArgs(['--help'])).toBe('help');
       expect(parseTrainerArgs(['-h'])).toBe('help');
       const bad: Array<[string[], RegExp]> = [
@@ -344,7 +294,9 @@ export function describeTrainer() {
          async () => {
            const fixture = require(`./testdata/${name}.json`) as TransformersFixture;
            const model = new MoECausalLM(fixture.config, 1);
-           loadStateDict(model, fixture.state_dict);
+           // transformers' own state dict (v5 modules: fused experts), loaded as npm run import does.
+           await loadStateDict(model, Object.fromEntries(Object.entries(fixture.state_dict).map(([k, v]) =>
+               [k, {dtype: 'float32', shape: v.shape, values: Float32Array.from(v.values)}])), 'fixture');
            const ids = Int32Array.from(fixture.input_ids.flat());
            const logits = tf.tidy(() => model.logits(tf.tensor1d(ids, 'int32'), fixture.input_ids.length));
            expectClose(await logits.data(), fixture.logits, 1e-4,

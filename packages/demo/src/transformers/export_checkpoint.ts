@@ -100,6 +100,11 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportSu
   } catch (e) {
     throw new UsageError(`--from: checkpoint '${from}': ${(e as Error).message}`);
   }
+  const vocab = config.json['vocab_size'] as number;
+  if (vocab < TOKENIZER.vocabSize) {
+    throw new UsageError(`--from: checkpoint '${from}' has vocab_size ${vocab}, fewer than GPT-2's ` +
+                         `${TOKENIZER.vocabSize} tokens that the exported tokenizer holds`);
+  }
   if (existsSync(to) && !statSync(to).isDirectory()) throw new UsageError(`--to: '${to}' exists and is not a folder`);
   const model = modelFromCheckpoint(ck, from, '--from');
   let owned: tf.Tensor[] = [];
