@@ -16,3 +16,5 @@ export {ranges} from './internal/ranges';
 export {embeddingLookup, segmentSum} from './internal/segment_sum';
 export {sumAll} from './internal/sum_all';
 export {emptyResult, stopGradient} from './internal/tape_util';
+export {toTensor} from './internal/convert';
+export {dropLastPosition, reshapeDifferentiable, scaledSum, weightedSquare} from './internal/differentiable';

@@ -3,7 +3,7 @@
  * backend without that kernel. Side-effect module, imported by index.ts, the
  * composites' counterpart of a backend's register_all_kernels.ts.
  */
-import {Tensor, Tensor1D, Tensor2D, Tensor3D, unstack} from '@tensorflow/tfjs-core';
+import {cast, Tensor, Tensor1D, Tensor2D, Tensor3D, unstack, zeros} from '@tensorflow/tfjs-core';
 
 import {registerComposite} from '../internal';
 import {SluiceExpertCombine, SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceGroupedMatMul,
@@ -22,7 +22,8 @@ registerComposite(SluiceLinearCrossEntropy, (i: Inputs, attrs) => {
   // The composite packs [losses, lse, argmax] into one [3, N] tensor (customGrad has one output).
   const packed = linearCrossEntropyComposite(i.embeddings as Tensor2D, i.classifier as Tensor2D, i.labels as Tensor1D,
                                              i.bias as Tensor1D, attrsAs<SluiceLinearCrossEntropyAttrs>(attrs));
-  return unstack(packed).slice(0, 2);
+  const [losses, lse, argmax] = unstack(packed);
+  return [losses, lse, cast(argmax, 'int32'), zeros([0])];
 });
 registerComposite(SluiceTopOneSuppression, (i: Inputs, attrs) =>
                       [topOneSuppressionComposite(i.logits as Tensor2D, attrsAs<SluiceTopOneSuppressionAttrs>(attrs).alpha)]);
