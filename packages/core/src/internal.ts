@@ -17,4 +17,4 @@ export {embeddingLookup, segmentSum} from './internal/segment_sum';
 export {sumAll} from './internal/sum_all';
 export {emptyResult, stopGradient} from './internal/tape_util';
 export {toTensor} from './internal/convert';
-export {dropLastPosition, reshapeDifferentiable, scaledSum, weightedSquare} from './internal/differentiable';
+export {dropLastPosition, reshapeDifferentiable, scaledSum, unstackDifferentiable, weightedSquare} from './internal/differentiable';

@@ -62,3 +62,20 @@ export function dropLastPosition(x: Tensor): Tensor {
                        }));
   return f(x);
 }
+
+/** The rows of x [R, N] as R tensors [N], each with its own gradient (dy in its row, zeros elsewhere). */
+export function unstackDifferentiable(x: Tensor): Tensor[] {
+  const [rows, n] = x.shape;
+  const out: Tensor[] = [];
+  for (let r = 0; r < rows; ++r) {
+    const f = customGrad((a: Tensor|GradSaveFunc) => ({
+                           value: reshape(slice(a as Tensor, [r, 0], [1, n]), [n]),
+                           gradFunc: (dy: Tensor) => {
+                             const parts = [zeros([r, n]), reshape(dy, [1, n]), zeros([rows - r - 1, n])];
+                             return concat(parts.filter(p => p.shape[0] > 0), 0);
+                           },
+                         }));
+    out.push(f(x));
+  }
+  return out;
+}
