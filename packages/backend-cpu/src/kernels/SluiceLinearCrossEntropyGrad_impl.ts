@@ -25,7 +25,9 @@
  */
 import type {SluiceLinearCrossEntropyAttrs} from '@sluice/core';
 
-import {blockHasMask, classInfo, classifierStrides, unmaskedColumnSums} from './lce_classes';
+import {classInfo} from '@sluice/core/internal';
+
+import {blockHasMask, classifierStrides, unmaskedColumnSums} from './lce_classes';
 import {addTileProduct, axpy, logitTile, TOKEN_BLOCK, vocabBlock} from './lce_tiles';
 import {maskTile, singleLogit, softcapInPlace} from './SluiceLinearCrossEntropy_impl';
 

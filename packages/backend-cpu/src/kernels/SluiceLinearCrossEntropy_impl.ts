@@ -17,7 +17,9 @@
  */
 import type {SluiceLinearCrossEntropyAttrs} from '@sluice/core';
 
-import {blockHasMask, ClassInfo, classInfo, classifierStrides, unmaskedColumnSums} from './lce_classes';
+import {classInfo, ClassInfo} from '@sluice/core/internal';
+
+import {blockHasMask, classifierStrides, unmaskedColumnSums} from './lce_classes';
 import {dot, logitTile, Strides, TOKEN_BLOCK, vocabBlock} from './lce_tiles';
 
 export interface LceForwardResult {

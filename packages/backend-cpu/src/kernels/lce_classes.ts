@@ -1,50 +1,21 @@
 /**
- * What the cpu linear cross-entropy kernels need to know about the classes,
- * read once per call: which are masked (bias −Inf), the classWeights, V_u and
- * S = Σ_{unmasked} w, and the classifier's strides in its layout.
+ * The cpu linear cross-entropy kernels' view of the classes beyond core's
+ * ClassInfo: the classifier's strides in its layout, and the unmasked column
+ * sums that make Σ_U z linear without a softcap.
  */
 import type {ClassifierLayout} from '@sluice/core';
+import {ClassInfo, maskedInBlock} from '@sluice/core/internal';
 
 import type {Strides} from './lce_tiles';
-
-export interface ClassInfo {
-  /** 1 at masked classes; null when none is masked (the common case, which keeps the plain loops). */
-  masked: Uint8Array|null;
-  /** null: all ones (no classWeights). */
-  weights: Float32Array|null;
-  /** V_u, the number of unmasked classes. */
-  unmaskedCount: number;
-  /** S = Σ over unmasked classes of w. */
-  weightSum: number;
-}
-
-export function classInfo(bias: Float32Array, weights: Float32Array|null, v: number): ClassInfo {
-  let masked: Uint8Array|null = null;
-  let unmaskedCount = 0, weightSum = 0;
-  for (let j = 0; j < v; ++j) {
-    if (bias[j] === -Infinity) {
-      masked = masked ?? new Uint8Array(v);
-      masked[j] = 1;
-    } else {
-      ++unmaskedCount;
-      weightSum += weights ? weights[j] : 1;
-    }
-  }
-  return {masked, weights, unmaskedCount, weightSum};
-}
-
-/** Whether any class in [j0, j0 + nj) is masked. */
-export function blockHasMask(info: ClassInfo, j0: number, nj: number): boolean {
-  if (info.masked == null) return false;
-  for (let j = j0; j < j0 + nj; ++j) {
-    if (info.masked[j]) return true;
-  }
-  return false;
-}
 
 /** Row j of the classifier is c[j·row + k·col]: [V, D] ('vd') or [D, V] ('dv'). */
 export function classifierStrides(layout: ClassifierLayout, v: number, d: number): Strides {
   return layout === 'dv' ? {row: 1, col: v} : {row: d, col: 1};
+}
+
+/** Whether any class in [j0, j0 + nj) is masked. */
+export function blockHasMask(info: ClassInfo, j0: number, nj: number): boolean {
+  return maskedInBlock(info, j0, nj) > 0;
 }
 
 /**
