@@ -23,6 +23,7 @@ import {backendTolerance, expectClose} from './expect_close';
 import {describeKernelAndComposite} from './kernel_and_composite';
 import {build, Case, checkAgainstReference, opOptions, perTokenExpected, perTokenUpstream, product,
         RefOptions} from './linear_cross_entropy_cases';
+import {withoutStockGradients} from './no_stock_gradients';
 import {seededRandom, uniformArray} from './random';
 
 const N = 252, D = 37;
@@ -82,19 +83,6 @@ const CONTRACT_CASES: Array<[string, Case]> = [
 function kernelAttrs(over: Partial<SluiceLinearCrossEntropyAttrs> = {}): SluiceLinearCrossEntropyAttrs {
   return {ignoreIndex: -100, softcap: 0, labelSmoothing: 0, zLoss: 0, maxSup: 0, gradFilterEps: 0, vocabChunk: 0,
           hasBias: true, classifierLayout: 'vd', hasClassWeights: false, computeEntropy: false, ...over};
-}
-
-/** The gradient registry's entries that are not sluice's, removed while `f` runs (tfjs-core alone registers none). */
-async function withoutStockGradients<T>(f: () => Promise<T>): Promise<T> {
-  const globals = (globalThis as unknown as {_tfGlobals: Map<string, unknown>})._tfGlobals;
-  const registry = globals.get('gradRegistry') as Map<string, tf.GradConfig>;
-  const removed = [...registry.entries()].filter(([name]) => !name.startsWith('Sluice'));
-  removed.forEach(([name]) => registry.delete(name));
-  try {
-    return await f();
-  } finally {
-    removed.forEach(([name, config]) => registry.set(name, config));
-  }
 }
 
 /** Whether the top two float64 logits of every token are further apart than `gap` (argmax is then float32-stable). */
