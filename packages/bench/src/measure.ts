@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
 
 import {texturePeakDuring} from './webgl_bench';
-import {gpuPeakBytesDuring} from './webgpu_bench';
+import {gpuPeakBytesDuring, throwOnWebGPUErrors} from './webgpu_bench';
 
 export interface Measurement {
   /** Best wall time of the repeats, ms, with results read back. */
@@ -24,12 +24,14 @@ export async function measure(run: () => tf.Tensor[] | Promise<tf.Tensor[]>, rep
     // kernels, sluice's 'tensorflow' kernels). This sees every allocation.
     // On webgpu the GPU buffers in use are counted too, on webgl the textures:
     // kernel scratch never becomes a tensor, so tfjs's byte count cannot see it.
+    // On webgpu a binding or buffer past the device's limits is a validation
+    // error that tfjs never sees (it reads back zeros): the error scopes make it one.
     const gpuPeak = tf.getBackend() === 'webgl' ? texturePeakDuring : gpuPeakBytesDuring;
-    const gpu = await gpuPeak(() => peakBytesDuring(async () => {
+    const gpu = await throwOnWebGPUErrors(() => gpuPeak(() => peakBytesDuring(async () => {
       const outs = await run();
       await Promise.all(outs.map(t => t.data()));
       tf.dispose(outs);
-    }));
+    })));
     const peakBytes = Math.max(gpu.result.peakBytes, Number.isFinite(gpu.peakBytes) ? gpu.peakBytes : 0);
     let best = Infinity;
     for (let r = 0; r < repeats; ++r) {
