@@ -86,7 +86,7 @@ function suite() {
     ...(tensorflow ? [
       {id: 'cce-vocab-tensorflow', long: true,
        title: 'Fused cross-entropy at real vocabularies on tensorflow (tfjs-node), N=4096 D=256',
-       args: ['--op', 'cce', '--backend', 'tensorflow', '--vocab-sweep'], file: 'cce-vocab-tensorflow.md'},
+       args: ['--op', 'cce', '--backend', 'tensorflow', '--vocab-sweep', '--repeats', '3'], file: 'cce-vocab-tensorflow.md'},
     ] : []),
     {id: 'cce-vocab-webgl', long: true,
      title: 'Fused cross-entropy at real vocabularies on webgl (headless Chromium; N scaled down on SwiftShader)',

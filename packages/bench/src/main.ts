@@ -101,17 +101,20 @@ async function runCce(flags: BenchFlags, shapes: CceShape[], machine: string, ad
 
 async function runVocabSweep(flags: BenchFlags, shapes: CceShape[], machine: string) {
   const host = flags.backend === 'cpu' || flags.backend === 'tensorflow';
+  const repeats = flags.repeats ?? 1;
   const budget = host ? memoryBudget(flags['mem-budget'], os.freemem()) : undefined;
   if (budget) console.log(`memory budget for naive and the matMul floor: ${formatBytes(budget.bytes)} (${budget.doc})`);
-  const rows = await benchVocabSweep(shapes, {repeats: flags.repeats ?? 1, log: s => console.log(s), budget,
+  const rows = await benchVocabSweep(shapes, {repeats, log: s => console.log(s), budget,
                                               floor: host});
   const {n, d} = shapes[0];
+  const timing = `Times: best of ${repeats} round${repeats > 1 ? 's' : ''} that interleave the variants ` +
+      `(after one profiled run each), so they share the machine's load.`;
   const notes = host ?
       `Naive's peak is estimated before it runs as 4 B·(10·N·V + 2·V·D + 2·N·D) (packages/bench/src/naive_peak.ts) ` +
           `and run only within a budget of ${formatBytes(budget!.bytes)} (${budget!.doc}). The floor is three ` +
-          `same-shape matMuls on this backend (E·Cᵀ, G·C, Gᵀ·E), timed in the same run. Peak memory is tfjs's ` +
-          `tracked bytes above the inputs.` :
-      `Naive runs at every V; its failures are results.`;
+          `same-shape matMuls on this backend (E·Cᵀ, G·C, Gᵀ·E). ${timing} Peak memory: tfjs's tracked bytes ` +
+          `above the inputs.` :
+      `Naive runs at every V; its failures are results. ${timing}`;
   const section = `### linearCrossEntropy forward+backward at real vocabularies, N=${n} D=${d}\n\n` +
       `Machine: ${machine}. ${today()}.\n\n${notes}\n\n${vocabSweepTable(rows)}\n\n${largestVocabLine(rows)}\n`;
   console.log(`\n${section}`);

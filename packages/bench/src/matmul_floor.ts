@@ -23,19 +23,18 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   return [result, performance.now() - start];
 }
 
-/** One untimed warm-up (GPU pipelines, allocator), then `repeats` timed rounds. */
-export async function measureMatMulFloor(shape: CceShape, e: tf.Tensor2D, c: tf.Tensor2D,
-                                         repeats: number): Promise<MatMulFloor> {
-  let best: MatMulFloor = {ms: Infinity, parts: [NaN, NaN, NaN]};
-  for (let r = 0; r <= repeats; ++r) {
-    const [g, logitsMs] = await timed(async () => {
-      const logits = tf.matMul(e, c, false, true);
-      // Reading one element waits for the product without copying N×V values out.
-      const corner = tf.slice(logits, [shape.n - 1, shape.v - 1], [1, 1]);
-      await corner.data();
-      corner.dispose();
-      return logits;
-    });
+/** One round of the three products, each timed with its result read back (E·Cᵀ through one element). */
+export async function matMulFloorRound(shape: CceShape, e: tf.Tensor2D,
+                                       c: tf.Tensor2D): Promise<[number, number, number]> {
+  const [g, logitsMs] = await timed(async () => {
+    const logits = tf.matMul(e, c, false, true);
+    // Reading one element waits for the product without copying N×V values out.
+    const corner = tf.slice(logits, [shape.n - 1, shape.v - 1], [1, 1]);
+    await corner.data();
+    corner.dispose();
+    return logits;
+  });
+  try {
     const [, dEMs] = await timed(async () => {
       const dE = tf.matMul(g, c);
       await dE.data();
@@ -46,9 +45,30 @@ export async function measureMatMulFloor(shape: CceShape, e: tf.Tensor2D, c: tf.
       await dC.data();
       dC.dispose();
     });
+    return [logitsMs, dEMs, dCMs];
+  } finally {
     g.dispose();
-    const total = logitsMs + dEMs + dCMs;
-    if (r > 0 && total < best.ms) best = {ms: total, parts: [logitsMs, dEMs, dCMs]};
   }
-  return best;
+}
+
+/** Keeps the best round: call `add` with each round's parts. */
+export class FloorBest implements MatMulFloor {
+  ms = Infinity;
+  parts: [number, number, number] = [NaN, NaN, NaN];
+  add(parts: [number, number, number]) {
+    const total = parts[0] + parts[1] + parts[2];
+    if (total < this.ms) {
+      this.ms = total;
+      this.parts = parts;
+    }
+  }
+}
+
+/** One untimed warm-up (GPU pipelines, allocator), then the best of `repeats` timed rounds. */
+export async function measureMatMulFloor(shape: CceShape, e: tf.Tensor2D, c: tf.Tensor2D,
+                                         repeats: number): Promise<MatMulFloor> {
+  await matMulFloorRound(shape, e, c);
+  const best = new FloorBest();
+  for (let r = 0; r < repeats; ++r) best.add(await matMulFloorRound(shape, e, c));
+  return {ms: best.ms, parts: best.parts};
 }

@@ -14,15 +14,16 @@
  *   the input C is allocated before the measurement starts, so this is the
  *   peak net of the classifier and its gradient) shows what grows with V.
  *
- * Browser-safe: the webgl page runs it too.
+ * Time: best of `repeats` interleaved rounds (sweepShape). Browser-safe: the
+ * webgl page runs it too.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropy} from '@sluice/core';
 
 import {fused, inputs, naive} from './cce_bench';
 import {CceShape, describeShape} from './cce_shapes';
-import {measureMatMulFloor, MatMulFloor} from './matmul_floor';
-import {formatBytes, measure, Measurement} from './measure';
+import {FloorBest, matMulFloorRound, MatMulFloor} from './matmul_floor';
+import {formatBytes, Measurement, profileRun, timeRun} from './measure';
 import {matMulFloorPeakBytes, naivePeakBytes} from './naive_peak';
 
 export interface SweepRow {
@@ -53,42 +54,62 @@ function doesNotFit(estimate: number, budget: {bytes: number, doc: string}): str
   return `does not fit: estimated peak ${formatBytes(estimate)} > budget ${formatBytes(budget.bytes)} (${budget.doc})`;
 }
 
-function describeMeasurement(m: Measurement): string {
-  return m.error ? `failed: ${m.error}` : `${(m.ms / 1000).toFixed(2)} s, peak ${formatBytes(m.peakBytes)}`;
-}
-
+/**
+ * Every variant first runs once profiled (peak memory, or the error that
+ * stops it), then the timed rounds interleave them (naive, fused, floor,
+ * naive, ...) and each keeps its best: on a shared machine the load moves
+ * over minutes, and interleaving exposes every variant to the same load.
+ */
 async function sweepShape(shape: CceShape, opts: SweepOptions): Promise<SweepRow[]> {
   const {e, c, labels} = inputs(shape);
   await Promise.all([e, c, labels].map(t => t.data()));  // inputs in place before any measurement
   const tensorsBefore = tf.memory().numTensors;
-  const rows: SweepRow[] = [];
-  const estimate = naivePeakBytes(shape);
-  opts.log(`  ${NAIVE}: estimated peak ${formatBytes(estimate)}`);
-  if (opts.budget != null && estimate > opts.budget.bytes) {
-    rows.push({shape, kind: 'naive', label: NAIVE, skipped: doesNotFit(estimate, opts.budget), estimateBytes: estimate});
-  } else {
-    const m = await measure(() => naive(e, c, labels, shape.v), opts.repeats);
-    rows.push({shape, kind: 'naive', label: NAIVE, m, estimateBytes: estimate});
-  }
-  opts.log(`    ${rows[0].skipped ?? describeMeasurement(rows[0].m!)}`);
-
   const hasKernel = tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) != null;
-  const label = hasKernel ? 'fused kernel' : 'fused composite (no sluice kernel on this backend)';
-  opts.log(`  ${label} ...`);
-  const m = await measure(() => fused(e, c, labels), opts.repeats);
-  opts.log(`    ${describeMeasurement(m)}`);
-  rows.push({shape, kind: 'fused', label, m});
-
+  const estimate = naivePeakBytes(shape);
+  const rows: SweepRow[] = [
+    {shape, kind: 'naive', label: NAIVE, estimateBytes: estimate},
+    {shape, kind: 'fused', label: hasKernel ? 'fused kernel' : 'fused composite (no sluice kernel on this backend)'},
+  ];
+  const runs = new Map<SweepRow, () => tf.Tensor[]>([
+    [rows[0], () => naive(e, c, labels, shape.v)],
+    [rows[1], () => fused(e, c, labels)],
+  ]);
+  opts.log(`  ${NAIVE}: estimated peak ${formatBytes(estimate)}`);
+  if (opts.budget != null && estimate > opts.budget.bytes) rows[0].skipped = doesNotFit(estimate, opts.budget);
+  let floor: FloorBest|undefined;
   if (opts.floor) {
     const need = matMulFloorPeakBytes(shape);
     if (opts.budget != null && need > opts.budget.bytes) {
       rows.push({shape, kind: 'floor', label: FLOOR, skipped: doesNotFit(need, opts.budget)});
     } else {
-      opts.log(`  ${FLOOR} ...`);
-      const floor = await measureMatMulFloor(shape, e, c, opts.repeats);
-      opts.log(`    ${(floor.ms / 1000).toFixed(2)} s (${floor.parts.map(p => (p / 1000).toFixed(2)).join(' + ')})`);
+      floor = new FloorBest();
       rows.push({shape, kind: 'floor', label: FLOOR, floor});
     }
+  }
+
+  for (const [row, run] of runs) {
+    if (row.skipped != null) continue;
+    opts.log(`  ${row.label}: profiled run ...`);
+    const profiled = await profileRun(run);
+    row.m = {ms: Infinity, ...profiled};
+    opts.log(`    ${profiled.error != null ? `failed: ${profiled.error}` : `peak ${formatBytes(profiled.peakBytes)}`}`);
+  }
+  if (floor != null) {
+    opts.log(`  ${FLOOR}: warm-up ...`);
+    await matMulFloorRound(shape, e, c);
+  }
+  for (let round = 1; round <= opts.repeats; ++round) {
+    for (const [row, run] of runs) {
+      if (row.m == null || row.m.error != null) continue;
+      try {
+        row.m.ms = Math.min(row.m.ms, await timeRun(run));
+      } catch (e) {
+        row.m.error = `failed in timed round ${round}: ${(e as Error).message.split('\n')[0]}`;
+      }
+    }
+    if (floor != null) floor.add(await matMulFloorRound(shape, e, c));
+    opts.log(`  round ${round}/${opts.repeats}: best so far ${rows.map(r => `${r.kind} ${
+        Number.isFinite(timeOf(r)) ? `${(timeOf(r) / 1000).toFixed(2)} s` : '-'}`).join(', ')}`);
   }
   const leaked = tf.memory().numTensors - tensorsBefore;
   if (leaked !== 0) opts.log(`  note: ${leaked} tensors more after ${describeShape(shape)} than before it`);
