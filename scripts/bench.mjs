@@ -90,7 +90,7 @@ function suite() {
     ] : []),
     {id: 'cce-vocab-webgl', long: true,
      title: 'Fused cross-entropy at real vocabularies on webgl (headless Chromium; N scaled down on SwiftShader)',
-     args: ['--op', 'cce', '--backend', 'webgl', '--vocab-sweep'], file: 'cce-vocab-webgl.md'},
+     args: ['--op', 'cce', '--backend', 'webgl', '--vocab-sweep', '--timeout-min', '90'], file: 'cce-vocab-webgl.md'},
     {id: 'cce-vocab-webgpu', long: true,
      title: 'Fused cross-entropy at real vocabularies on webgpu (Node, Dawn; N scaled down on a software adapter)',
      args: ['--op', 'cce', '--backend', 'webgpu', '--vocab-sweep'], file: 'cce-vocab-webgpu.md'},
