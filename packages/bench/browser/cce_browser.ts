@@ -56,7 +56,7 @@ async function main() {
     const section = `### linearCrossEntropy forward+backward at real vocabularies on webgl, N=${n} D=${d}\n\n` +
         `Renderer: ${gpu}, max texture ${maxTex}. ${new Date().toISOString().slice(0, 10)}. ` +
         `Naive runs at every V (${shapes.map(s => `V=${s.v}: ${beyond(s)}`).join('; ')}); its failures are ` +
-        `results. Times: best of ${repeats} round(s) interleaving the variants, after one profiled run each.\n\n${vocabSweepTable(rows)}\n\n${largestVocabLine(rows)}\n`;
+        `results. Times: best of ${repeats} timed round(s), each running every variant in turn after one profiled run of each.\n\n${vocabSweepTable(rows)}\n\n${largestVocabLine(rows)}\n`;
     log(section);
     await post('done', {renderer: gpu, markdown: section});
     return;

@@ -107,8 +107,8 @@ async function runVocabSweep(flags: BenchFlags, shapes: CceShape[], machine: str
   const rows = await benchVocabSweep(shapes, {repeats, log: s => console.log(s), budget,
                                               floor: host});
   const {n, d} = shapes[0];
-  const timing = `Times: best of ${repeats} round${repeats > 1 ? 's' : ''} that interleave the variants ` +
-      `(after one profiled run each), so they share the machine's load.`;
+  const timing = `Times: best of ${repeats} timed round${repeats > 1 ? 's' : ''}, each running every variant in ` +
+      `turn after one profiled run of each, so they share the machine's load.`;
   const notes = host ?
       `Naive's peak is estimated before it runs as 4 B·(10·N·V + 2·V·D + 2·N·D) (packages/bench/src/naive_peak.ts) ` +
           `and run only within a budget of ${formatBytes(budget!.bytes)} (${budget!.doc}). The floor is three ` +
