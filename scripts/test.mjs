@@ -1,7 +1,7 @@
 // `npm test`: every test part, each in its own child process with its output
 // streamed live, then one closing line `N passed, N failed, N skipped`.
 //
-//   node scripts/test.mjs [--node-only | --browser-only] [--grep <substring>]
+//   node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]
 //
 // Parts:
 //   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS)
@@ -46,12 +46,12 @@ const PART_TIMEOUT_MS = Number(process.env.SLUICE_PART_TIMEOUT_MIN || 25) * 60 *
 const TMP = path.join(ROOT, '.tmp');
 
 function usage(exitCode) {
-  console.log('usage: node scripts/test.mjs [--node-only | --browser-only] [--grep <substring>]');
+  console.log('usage: node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]');
   process.exit(exitCode);
 }
 
 function parseArgs(argv) {
-  const opts = {node: true, browser: true, grep: ''};
+  const opts = {node: true, browser: true, grep: '', parts: null};
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     if (a === '--node-only') {
@@ -61,6 +61,10 @@ function parseArgs(argv) {
     } else if (a === '--grep') {
       if (i + 1 >= argv.length) usage(2);
       opts.grep = argv[++i];
+    } else if (a === '--part') {
+      // Only the parts named (node-cpu, node-tensorflow, node-webgpu, python, browser, playground-e2e).
+      if (i + 1 >= argv.length) usage(2);
+      opts.parts = new Set(argv[++i].split(','));
     } else if (a.startsWith('--grep=')) {
       opts.grep = a.slice('--grep='.length);
     } else if (a === '-h' || a === '--help') {
@@ -301,15 +305,16 @@ async function main() {
   const started = Date.now();
   if (opts.grep) console.log(`only specs whose full name contains ${JSON.stringify(opts.grep)}`);
   const results = [];
+  const wanted = name => opts.parts == null || opts.parts.has(name);
   if (opts.node) {
     for (const part of NODE_PARTS) {
       if (part.optional && !existsSync(path.join(ROOT, part.entry))) continue;
-      results.push(await runNodePart(part, opts.grep));
+      if (wanted(part.name)) results.push(await runNodePart(part, opts.grep));
     }
-    results.push(await runPythonPart(opts.grep));
+    if (wanted('python')) results.push(await runPythonPart(opts.grep));
   }
-  if (opts.browser) results.push(await runBrowserPart(opts.grep));
-  if (opts.browser && !opts.grep) results.push(await runPlaygroundPart());
+  if (opts.browser && wanted('browser')) results.push(await runBrowserPart(opts.grep));
+  if (opts.browser && !opts.grep && wanted('playground-e2e')) results.push(await runPlaygroundPart());
 
   const total = {passed: 0, failed: 0, skipped: 0};
   console.log('\n=== summary');

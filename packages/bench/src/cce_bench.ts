@@ -7,16 +7,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {linearCrossEntropy, LinearCrossEntropyOptions, SLUICE_FORCE_COMPOSITE, SluiceLinearCrossEntropy} from '@sluice/core';
 
+import type {CceShape} from './cce_shapes';
 import {formatBytes, measure, Measurement} from './measure';
 
-export interface CceShape {n: number; d: number; v: number}
+export type {CceShape};
 
 export interface CceRow {
   variant: string;
   m: Measurement;
 }
 
-function inputs(shape: CceShape) {
+export function inputs(shape: CceShape) {
   // Scaled so logits have unit-order spread, as in a freshly initialised head.
   const e = tf.randomNormal([shape.n, shape.d], 0, 1, 'float32', 1) as tf.Tensor2D;
   const c = tf.randomNormal([shape.v, shape.d], 0, 1 / Math.sqrt(shape.d), 'float32', 2) as tf.Tensor2D;
@@ -24,28 +25,38 @@ function inputs(shape: CceShape) {
   return {e, c, labels};
 }
 
-function naive(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, v: number): tf.Tensor[] {
+export function naive(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, v: number): tf.Tensor[] {
   return tf.grads((ee: tf.Tensor, cc: tf.Tensor) => {
     const logits = tf.matMul(ee, cc, false, true);
     return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, v), logits) as tf.Scalar;
   })([e, c]);
 }
 
-function fused(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, maxSup = 0): tf.Tensor[] {
+export function fused(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, maxSup = 0): tf.Tensor[] {
   return tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
                       linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, labels, {maxSup}) as tf.Scalar)([e, c]);
 }
 
-export async function benchCce(shape: CceShape, repeats: number, log: (s: string) => void): Promise<CceRow[]> {
+export interface CceVariants {
+  /** Also fused with maxSup 0.1 (default true). */
+  maxSup?: boolean;
+  /** How the kernel rows are named (default 'fused kernel'). */
+  kernelLabel?: string;
+}
+
+/** naive, the fused kernel (when the backend has one; with and without maxSup) and the fused composite. */
+export async function benchCce(shape: CceShape, repeats: number, log: (s: string) => void,
+                               {maxSup = true, kernelLabel = 'fused kernel'}: CceVariants = {}): Promise<CceRow[]> {
   const {e, c, labels} = inputs(shape);
+  await Promise.all([e, c, labels].map(t => t.data()));  // inputs in place (on the GPU) before any measurement
   const rows: CceRow[] = [];
   const hasKernel = tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) != null;
   const variants: Array<[string, () => tf.Tensor[], boolean]> = [
     ['naive (matMul + softmaxCrossEntropy)', () => naive(e, c, labels, shape.v), false],
     ...(hasKernel ? [
-      ['fused kernel', () => fused(e, c, labels), false],
+      [kernelLabel, () => fused(e, c, labels), false],
       // MaxSup rides along with the online LSE: its cost over plain fused CE is the point.
-      ['fused kernel + maxSup 0.1', () => fused(e, c, labels, 0.1), false],
+      ...(maxSup ? [['fused kernel + maxSup 0.1', () => fused(e, c, labels, 0.1), false]] : []),
     ] as Array<[string, () => tf.Tensor[], boolean]> : []),
     ['fused composite', () => fused(e, c, labels), true],
   ];
