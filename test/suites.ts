@@ -14,7 +14,8 @@ import {describeWebGPULimits} from '@sluice/backend-webgpu/limits_webgpu_test';
 import {describeCoreBadInputs, describeExpertDispatchConformance, describeFuzzSuite,
         describeLinearCrossEntropyConformance, describeNumericalExtremes,
         describeTopOneSuppressionConformance} from '@sluice/core/testing';
-import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs} from '@sluice/moe/testing';
+import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs,
+        describeRoutingConventions} from '@sluice/moe/testing';
 import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_test';
 import {describeRegularizerBadInputs, describeRegularizersConformance} from '@sluice/regularizers/testing';
 
@@ -36,6 +37,7 @@ export const SUITES: readonly Suite[] = [
   {name: 'fuzzer', define: describeFuzzSuite, envs: EVERYWHERE},
   {name: 'mixtureOfExperts conformance', define: describeMixtureOfExpertsConformance,
    envs: ['node-cpu', 'node-tensorflow', 'node-webgpu']},
+  {name: 'MoE routing conventions', define: describeRoutingConventions, envs: EVERYWHERE},
   {name: 'regularizers conformance', define: describeRegularizersConformance, envs: ['node-cpu', 'browser']},
   {name: 'bad inputs: core', define: describeCoreBadInputs, envs: EVERYWHERE},
   {name: 'bad inputs: moe', define: describeMoeBadInputs, envs: EVERYWHERE},

@@ -19,6 +19,7 @@
 import type {ExpertDropPolicy} from '@sluice/core';
 
 import {getMainHeaderString as main, webgpu_util, WebGPUProgram} from './internal';
+import {NEG_SNIPPET} from './shader_util';
 
 const WORKGROUP: [number, number, number] = [64, 1, 1];
 
@@ -138,10 +139,11 @@ export class ExpertCapacityProgram implements WebGPUProgram {
     }
     if (this.policy === 'score') {
       return `
-  // A NaN gate ranks last (as -Infinity), ties go to the lower pair.
+  // A NaN gate ranks last (as SLUICE_NEG: WGSL has no -Infinity constant), ties go to the lower pair.
+  ${NEG_SNIPPET}
   fn sluiceGateKey(p : i32) -> f32 {
     let g = gates[p];
-    return select(g, bitcast<f32>(0xff800000u), g != g);
+    return select(g, SLUICE_NEG, g != g);
   }
   fn sluiceBefore(a : i32, b : i32) -> bool {
     let ga = sluiceGateKey(a);

@@ -10,7 +10,7 @@ export {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertT
         describeTensor, describeValue, fail, INT32_MAX, INT32_MIN, isTensorLike} from './internal/errors';
 export {gatherPerRow} from './internal/gather_per_row';
 export {hostValues} from './internal/host_values';
-export {combineRows, expertCombineBackward, rowsToTokens, tokenRowsOfPairs} from './internal/pair_rows';
+export {combineRows, expertCombineBackward, keptRows, rowsToTokens, tokenRowsOfPairs} from './internal/pair_rows';
 export {registerComposite, registerKernelsOnce, runKernelOrComposite, useRegisteredKernel} from './internal/kernel_dispatch';
 export type {CompositeFunc} from './internal/kernel_dispatch';
 export {ranges} from './internal/ranges';

@@ -142,6 +142,7 @@ async function train() {
       const alpha = 0.1 + 0.1 * (step - 1) / Math.max(1, steps - 1);
       const loss = optimizer.minimize(() => model.loss(tf.tensor1d(b.inputs, 'int32'), tf.tensor1d(b.targets, 'int32'),
                                                        BATCH, alpha, true).total, true, variables)!;
+      model.moe.forEach(m => m.endStep());  // the aux-loss-free bias moves once per optimizer step
       const value = (await loss.data())[0];
       loss.dispose();
       const m = await model.moe[0].readMetrics();

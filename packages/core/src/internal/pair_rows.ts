@@ -13,9 +13,11 @@ import {segmentSum} from './segment_sum';
 import {stopGradient} from './tape_util';
 
 /** Empty slots (-1) mapped to pair 0, for gathers, and a float32 mask that is 0 there. */
-function keptRows(sourceRows: Tensor1D): {safe: Tensor1D, valid: Tensor1D} {
-  return {safe: maximum(sourceRows, scalar(0, 'int32')) as Tensor1D,
-          valid: cast(greaterEqual(sourceRows, scalar(0, 'int32')), 'float32') as Tensor1D};
+export function keptRows(sourceRows: Tensor1D): {safe: Tensor1D, valid: Tensor1D} {
+  // Off the tape: the rows only select (tfjs would ask GreaterEqual for an int32 gradient).
+  const rows = stopGradient(sourceRows);
+  return {safe: maximum(rows, scalar(0, 'int32')) as Tensor1D,
+          valid: cast(greaterEqual(rows, scalar(0, 'int32')), 'float32') as Tensor1D};
 }
 
 /** out[t] = Σ dRows[r] over the rows r of token t = sourceRows[r] div k (empty slots skipped). */
