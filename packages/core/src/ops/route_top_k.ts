@@ -22,12 +22,15 @@ export interface RouteTopKOptions {
   numGroups?: number;
   /** Groups each token keeps, in [1, numGroups]; required with numGroups. */
   topKGroups?: number;
+  /** Also return `scores` [N, E], every expert's unbiased score (for load-balancing losses). Default false. */
+  returnScores?: boolean;
 }
 
 export interface RouteTopKResult {
   expertIndices: Tensor2D;  // int32 [N, k], by descending biased score, ties to the lower expert
   gates: Tensor2D;          // [N, k] unbiased scores of the chosen experts
-  scores: Tensor2D;         // [N, E] the unbiased scores of every expert (softmax or sigmoid of the logits)
+  /** [N, E] every expert's unbiased score (softmax or sigmoid of the logits), with `returnScores`. */
+  scores?: Tensor2D;
 }
 
 interface Groups {numGroups: number; topKGroups: number}
@@ -83,7 +86,8 @@ function limitToGroups(keys: Tensor2D, groups: Groups): Tensor2D {
 function routeTopK_(routerLogitsIn: Tensor2D|TensorLike, k: number, options: RouteTopKOptions = {}): RouteTopKResult {
   const routerLogits = toTensor(OP, 'routerLogits', routerLogitsIn, 'float32', '[N, E]') as Tensor2D;
   assertTensor(OP, 'routerLogits', routerLogits, 2, ['float32'], '[N, E]');
-  assertKnownKeys(OP, 'options', options, ['scoring', 'bias', 'normalize', 'numGroups', 'topKGroups']);
+  assertKnownKeys(OP, 'options', options, ['scoring', 'bias', 'normalize', 'numGroups', 'topKGroups',
+                                           'returnScores']);
   const [n, e] = routerLogits.shape;
   assertInteger(OP, 'k', k, 1);
   if (k > e) fail(OP, 'k', `<= the number of experts E = ${e}`, String(k));
@@ -100,12 +104,16 @@ function routeTopK_(routerLogitsIn: Tensor2D|TensorLike, k: number, options: Rou
   if (options.normalize !== undefined && typeof options.normalize !== 'boolean') {
     fail(OP, 'options.normalize', 'a boolean', String(options.normalize));
   }
+  if (options.returnScores !== undefined && typeof options.returnScores !== 'boolean') {
+    fail(OP, 'options.returnScores', 'a boolean', String(options.returnScores));
+  }
   const groups = groupsOf(options, e, k);
   const normalize = options.normalize ?? k > 1;
   if (n === 0) {
     // No kernel on empty tensors (webgpu rejects zero-size bindings); emptyResult keeps the tape connected.
-    return {expertIndices: zeros([0, k], 'int32') as Tensor2D, gates: emptyResult([0, k], [routerLogits]) as Tensor2D,
-            scores: emptyResult([0, e], [routerLogits]) as Tensor2D};
+    const empty = {expertIndices: zeros([0, k], 'int32') as Tensor2D,
+                   gates: emptyResult([0, k], [routerLogits]) as Tensor2D};
+    return options.returnScores ? {...empty, scores: emptyResult([0, e], [routerLogits]) as Tensor2D} : empty;
   }
   const scores = routerScores(routerLogits, scoring);
   // tf.topk orders equal values by index on every backend; the bias only moves the choice.
@@ -124,7 +132,7 @@ function routeTopK_(routerLogitsIn: Tensor2D|TensorLike, k: number, options: Rou
     return topk(keys, k).indices;
   }) as Tensor2D;
   const gates = chosenGates(scores, expertIndices, normalize);
-  return {expertIndices, gates, scores};
+  return options.returnScores ? {expertIndices, gates, scores} : {expertIndices, gates};
 }
 
 /**
@@ -133,12 +141,13 @@ function routeTopK_(routerLogitsIn: Tensor2D|TensorLike, k: number, options: Rou
  * (DeepSeek-V3's aux-loss-free balancing: it changes which experts are
  * chosen, not the gates) and group-limited routing (`numGroups`,
  * `topKGroups`). Gates are the chosen unbiased scores, renormalised to sum 1
- * when `normalize` (default for k > 1); `scores` [N, E] are every expert's
- * unbiased scores (for load-balancing losses), computed once. Differentiable
+ * when `normalize` (default for k > 1); with `returnScores`, `scores` [N, E]
+ * are every expert's unbiased scores (for load-balancing losses, computed
+ * once). Differentiable
  * w.r.t. the logits through the gates and scores; the indices are integers.
  *
  * ```js
- * const {expertIndices, gates, scores} = routeTopK(tf.randomNormal([6, 4]), 2);
+ * const {expertIndices, gates, scores} = routeTopK(tf.randomNormal([6, 4]), 2, {returnScores: true});
  * ```
  */
 export const routeTopK = op({routeTopK_});

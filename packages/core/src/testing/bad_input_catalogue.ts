@@ -150,6 +150,8 @@ export const CORE_BAD_INPUTS: BadInput[] = [
    argument: 'options.normalize', expected: 'a boolean', actual: 'got 1'},
   {name: 'routeTopK: misspelt option', call: m => route(m, 1, {topk: 2}),
    argument: 'options.topk', expected: 'one of the known options', actual: 'an unknown option'},
+  {name: 'routeTopK: options.returnScores 1', call: m => route(m, 1, {returnScores: 1}),
+   argument: 'options.returnScores', expected: 'a boolean', actual: 'got 1'},
   {name: 'routeTopK: routerLogits a string', call: () => routeTopK('logits' as unknown as T2, 1),
    argument: 'routerLogits', expected: 'a tf.Tensor or TensorLike [N, E]', actual: 'got string'},
   {name: 'routeTopK: options.numGroups not dividing E', call: m => route6(m, 2, {numGroups: 4, topKGroups: 1}),

@@ -48,10 +48,10 @@ export function describeSelfContainedGradients(constraints: Constraints = ALL_EN
       const bias = uniformArray(seededRandom(62), e, -0.2, 0.2);
       const w = uniformArray(seededRandom(63), n * k, 0.5, 1.5), v = uniformArray(seededRandom(64), n * e, -1, 1);
       const z = tf.tensor2d(logits, [n, e]), b = tf.tensor1d(bias);
-      const options = {scoring: 'sigmoid' as const, bias: b, ...groups};
+      const options = {scoring: 'sigmoid' as const, bias: b, returnScores: true, ...groups};
       const [dGates] = tf.grads((x: tf.Tensor) => routeTopK(x as tf.Tensor2D, k, options).gates)([z],
                                                                                            tf.tensor2d(w, [n, k]));
-      const [dScores] = tf.grads((x: tf.Tensor) => routeTopK(x as tf.Tensor2D, k, options).scores)([z],
+      const [dScores] = tf.grads((x: tf.Tensor) => routeTopK(x as tf.Tensor2D, k, options).scores!)([z],
                                                                                               tf.tensor2d(v, [n, e]));
       const all = Array.from({length: n * e}, (_, i) => i);
       const ref = (which: 'gates'|'scores', weights: Float32Array) => (at: Float64Array) => {

@@ -12,6 +12,6 @@ import type {Scoring} from '../config';
 export function topkRouter(logits: Tensor2D, k: number, scoring: Scoring, bias: Tensor1D|null,
                            groups: {numGroups: number, topKGroups: number}|null): RouterOutput {
   const {expertIndices, gates, scores} = routeTopK(logits, k, {scoring, bias: bias ?? undefined, normalize: k > 1,
-                                                               ...(groups ?? {})});
-  return {routing: {kind: 'slots', expertIndices, gates}, scores};
+                                                               returnScores: true, ...(groups ?? {})});
+  return {routing: {kind: 'slots', expertIndices, gates}, scores: scores!};
 }
