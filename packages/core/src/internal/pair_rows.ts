@@ -73,10 +73,11 @@ export function expertCombineBackward(dOut: Tensor2D, y: Tensor2D, sourceRows: T
   return tidy(() => {
     const {safe, valid} = keptRows(sourceRows);
     const dOutRows = gather(dOut, floorDiv(safe, scalar(k, 'int32')));
+    // dGates first, in its own scope: its [M, H] product is freed before dy is made (peak 2·M·H, not 3).
+    const dGates = tidy(() => reshape(segmentSum(mul(sum(mul(dOutRows, y), 1), valid), safe, n * k), [n, k])) as
+        Tensor2D;
     const g = mul(gather(reshape(gates, [n * k]), safe), valid);
     const dy = mul(dOutRows, expandDims(g, 1)) as Tensor2D;
-    const dRowGates = mul(sum(mul(dOutRows, y), 1), valid);
-    const dGates = reshape(segmentSum(dRowGates, safe, n * k), [n, k]) as Tensor2D;
     return [dy, dGates] as [Tensor2D, Tensor2D];
   });
 }
