@@ -198,6 +198,8 @@ async function main(): Promise<number> {
     const alpha = a.maxSupFrom + (a.maxSupTo - a.maxSupFrom) * (step - 1) / Math.max(1, steps - 1);
     const loss = optimizer.minimize(() => model.loss(tf.tensor1d(b.inputs, 'int32'), tf.tensor1d(b.targets, 'int32'),
                                                      batch, alpha, true).total, true, variables)!;
+    // One optimizer step done: each MoE layer's aux-loss-free bias moves once, from this step's counts.
+    model.moe.forEach(m => m?.endStep());
     const value = (await loss.data())[0];
     loss.dispose();
     if (!Number.isFinite(value)) throw new Error(`training diverged at step ${step}: loss ${value}`);
