@@ -1,10 +1,11 @@
 // `npm test`: every test part, each in its own child process with its output
 // streamed live, then one closing line `N passed, N failed, N skipped`.
 //
-//   node scripts/test.mjs [--node-only | --browser-only] [--grep <substring>]
+//   node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]
 //
 // Parts:
-//   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS)
+//   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS; node-cpu-bare runs without
+//             tfjs's stock gradients)
 //             bundled to .build/tests/*.cjs, run by scripts/run_jasmine.cjs
 //   playground-e2e  scripts/playground_e2e.mjs: the browser playground trained on
 //             webgl and cpu in Chromium via playwright-core (skipped with --grep)
@@ -35,6 +36,8 @@ const require = createRequire(import.meta.url);
 // ({missing, requiredInCI: true}: skip, but fail when CI is set).
 const NODE_PARTS = [
   {name: 'node-cpu', entry: 'test/node_cpu.ts', out: '.build/tests/node_cpu.cjs'},
+  // tfjs-core + cpu + sluice with no stock gradients registered (the ops' gradients are self-contained).
+  {name: 'node-cpu-bare', entry: 'test/node_cpu_bare.ts', out: '.build/tests/node_cpu_bare.cjs'},
   {name: 'node-tensorflow', entry: 'test/node_tensorflow.ts', out: '.build/tests/node_tensorflow.cjs',
    external: ['@tensorflow/tfjs-node'], optional: true,
    env: async () => (await import('./tfjs_node_env.mjs')).tfjsNodeEnv()},
@@ -46,12 +49,12 @@ const PART_TIMEOUT_MS = Number(process.env.SLUICE_PART_TIMEOUT_MIN || 25) * 60 *
 const TMP = path.join(ROOT, '.tmp');
 
 function usage(exitCode) {
-  console.log('usage: node scripts/test.mjs [--node-only | --browser-only] [--grep <substring>]');
+  console.log('usage: node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]');
   process.exit(exitCode);
 }
 
 function parseArgs(argv) {
-  const opts = {node: true, browser: true, grep: ''};
+  const opts = {node: true, browser: true, grep: '', parts: null};
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     if (a === '--node-only') {
@@ -61,6 +64,10 @@ function parseArgs(argv) {
     } else if (a === '--grep') {
       if (i + 1 >= argv.length) usage(2);
       opts.grep = argv[++i];
+    } else if (a === '--part') {
+      // Only the parts named (node-cpu, node-tensorflow, node-webgpu, python, browser, playground-e2e).
+      if (i + 1 >= argv.length) usage(2);
+      opts.parts = new Set(argv[++i].split(','));
     } else if (a.startsWith('--grep=')) {
       opts.grep = a.slice('--grep='.length);
     } else if (a === '-h' || a === '--help') {
@@ -301,15 +308,16 @@ async function main() {
   const started = Date.now();
   if (opts.grep) console.log(`only specs whose full name contains ${JSON.stringify(opts.grep)}`);
   const results = [];
+  const wanted = name => opts.parts == null || opts.parts.has(name);
   if (opts.node) {
     for (const part of NODE_PARTS) {
       if (part.optional && !existsSync(path.join(ROOT, part.entry))) continue;
-      results.push(await runNodePart(part, opts.grep));
+      if (wanted(part.name)) results.push(await runNodePart(part, opts.grep));
     }
-    results.push(await runPythonPart(opts.grep));
+    if (wanted('python')) results.push(await runPythonPart(opts.grep));
   }
-  if (opts.browser) results.push(await runBrowserPart(opts.grep));
-  if (opts.browser && !opts.grep) results.push(await runPlaygroundPart());
+  if (opts.browser && wanted('browser')) results.push(await runBrowserPart(opts.grep));
+  if (opts.browser && !opts.grep && wanted('playground-e2e')) results.push(await runPlaygroundPart());
 
   const total = {passed: 0, failed: 0, skipped: 0};
   console.log('\n=== summary');

@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@sluice/backend-cpu';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {describeBench} from '@sluice/bench/bench_suite';
 import {describeTrainer} from '@sluice/demo/trainer/trainer_suite';
 import {describeTransformersInterop} from '@sluice/demo/transformers/transformers_suite';
 import {describeSafetensorsFiles} from '@sluice/interop/testing/node_files_test';
@@ -14,9 +15,10 @@ import {describeSafetensorsFiles} from '@sluice/interop/testing/node_files_test'
 import {defineSuites} from './suites';
 
 setTestEnvs([{name: 'cpu', backendName: 'cpu', isDataSync: true}]);
-// These read and write files (node:fs): extras of this env, not of the shared list.
+// These read and write files (node:fs) or run Node-only code: extras of this env, not of the shared list.
 defineSuites('node-cpu', [
   {name: 'trainer', define: describeTrainer},
   {name: 'transformers folders', define: describeTransformersInterop},
   {name: 'safetensors files and checkpoints', define: describeSafetensorsFiles},
+  {name: 'bench (flags, shapes, naive peak estimate)', define: describeBench},
 ]);

@@ -144,7 +144,7 @@ export function readCheckpoint(file: string, flag = '--resume'): LoadedCheckpoin
   }
   if (typeof parsed.tokenizer !== 'string' || parsed.config?.['model_type'] === undefined) {
     const old = Array.isArray((parsed as {vocabulary?: unknown}).vocabulary) ?
-        `by the older word-level model (a vocabulary of ${(parsed as {vocabulary: unknown[]}).vocabulary.length} ` +
+        `by the older word-level model (a vocabulary of ${(parsed as unknown as {vocabulary: unknown[]}).vocabulary.length} ` +
             'words, no transformers config)' :
         'in an unknown format (no tokenizer or model_type in its header)';
     throw new UsageError(`${flag}: checkpoint '${file}' was written ${old}; this trainer's models use GPT-2 tokens ` +
