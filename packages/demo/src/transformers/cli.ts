@@ -54,7 +54,7 @@ function flags(command: 'export'|'import', argv: string[]): Record<string, strin
                    ...(command === 'export' ? {'layout': {type: 'string'}, 'max-shard-size': {type: 'string'}} : {})};
   let values: Record<string, string|boolean|undefined>;
   try {
-    values = parseArgs({args: argv, options: options as Parameters<typeof parseArgs>[0]['options'], strict: true,
+    values = parseArgs({args: argv, options: options as NonNullable<Parameters<typeof parseArgs>[0]>['options'], strict: true,
                         allowPositionals: false}).values as typeof values;
   } catch (e) {
     throw new UsageError(`${(e as Error).message} (see --help)`);
