@@ -8,6 +8,7 @@
 //   node sluice_cli.cjs reshard <src> <dst> <bytes>  a checkpoint re-written by sluice in shards
 //   node sluice_cli.cjs moe-export <cases.json> <dir> MoE layers -> transformers keys, inputs and outputs
 //   node sluice_cli.cjs moe-import <cases.json>       transformers checkpoints -> MoE layers -> outputs
+//   node sluice_cli.cjs lm-random|lm-eval|lm-tokenize|demo ...  the main-job model (lm_commands.ts)
 import '@tensorflow/tfjs-backend-cpu';
 import '@sluice/backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,6 +20,8 @@ import {exportTransformersWeights, importTransformersWeights, mixtureOfExperts, 
 import {seededRandom} from '@sluice/core/testing';
 import {copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
+
+import {lmCommand} from './lm_commands';
 
 const b64 = (values: ArrayBufferView) =>
     Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
@@ -182,8 +185,9 @@ async function main() {
   if (command === 'reshard') return reshard(args[0], args[1], args[2]);
   if (command === 'moe-export') return moeExport(args[0], args[1]);
   if (command === 'moe-import') return moeImport(args[0]);
-  throw new Error(`sluice_cli: unknown command ${JSON.stringify(command)} (write-files, read-files, moe-export, ` +
-                  'moe-import)');
+  if (await lmCommand(command, args)) return;
+  throw new Error(`sluice_cli: unknown command ${JSON.stringify(command)} (write-files, read-files, reshard, ` +
+                  'moe-export, moe-import, lm-random, lm-eval, lm-tokenize, demo)');
 }
 
 main().catch(e => {
