@@ -16,6 +16,7 @@ ContinuedTraining (e): a short run of the trainer (npm start), exported; `torchr
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,13 @@ FIELDS = {
                      max_position_embeddings=32),
 }
 LAYOUT = {'mixtral': 'perExpert', 'glm4_moe': 'fused'}
+
+
+def free_port():
+    """A port no one listens on now (the machine is shared: a fixed rendezvous port could be taken)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def write_json(path, value):
@@ -224,7 +232,7 @@ class ContinuedTraining(unittest.TestCase):
         report = os.path.join(cls.dir, 'torchrun.json')
         started = time.time()
         r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
-                            '29517', os.path.join(node.ROOT, 'packages', 'demo', 'tools', 'continue_training.py'),
+                            str(free_port()), os.path.join(node.ROOT, 'packages', 'demo', 'tools', 'continue_training.py'),
                             '--model', cls.exported, '--out', cls.trained, '--steps', '3', '--batch', '2',
                             '--context', '16', '--lr', '3e-3', '--report', report],
                            cwd=node.ROOT, capture_output=True, text=True, timeout=600,
