@@ -80,7 +80,9 @@ def main():
     with open(os.path.join(args.model, 'sluice_validation.json'), encoding='utf-8') as f:
         validation = json.load(f)
     with open(args.corpus, encoding='utf-8') as f:
-        ids = torch.tensor(tokenizer(f.read(), add_special_tokens=False)['input_ids'], dtype=torch.long)
+        # verbose=False: the corpus is one long text, never fed to the model whole (no max-length warning).
+        ids = tokenizer(f.read(), add_special_tokens=False, verbose=False)['input_ids']
+    ids = torch.tensor(ids, dtype=torch.long)
     train = ids[:math.floor(len(ids) * 0.95)]
     if len(train) < args.context + 2:
         raise SystemExit(f'--corpus: {len(train)} training tokens, too few for --context {args.context}')
