@@ -10,7 +10,8 @@
 //   playground-e2e  scripts/playground_e2e.mjs: the browser playground trained on
 //             webgl and cpu in Chromium via playwright-core (skipped with --grep)
 //   python    test/python/run_tests.py (unittest) in the venv of scripts/python_env.sh:
-//             safetensors files and MoE layers against the Python safetensors
+//             safetensors files, MoE layers and the main-job model (npm run export /
+//             import, torchrun DDP on 2 CPU ranks) against the Python safetensors
 //             package, torch and transformers; it calls test/python/sluice_cli.ts,
 //             bundled to .build/tests/sluice_cli.cjs. Without the venv it is
 //             skipped (1 skipped, the reason printed), a failure when CI is set.
