@@ -86,7 +86,8 @@ class ExportedModel(unittest.TestCase):
             where = os.path.join(cls.dir, preset)
             os.makedirs(where)
             checkpoint = os.path.join(where, 'checkpoint.bin')
-            node.run('lm-random', preset, write_json(os.path.join(where, 'fields.json'), fields), str(40 + i), checkpoint)
+            fields_file = write_json(os.path.join(where, 'fields.json'), fields)
+            node.run('lm-random', preset, fields_file, str(40 + i), checkpoint)
             folder = os.path.join(where, 'hf')
             node.run('demo', 'export', '--from', checkpoint, '--to', folder, '--layout', LAYOUT[preset])
             logits, loss = sluice_eval(checkpoint, cls.ids, where)
@@ -200,6 +201,7 @@ class TransformersMade(unittest.TestCase):
         self.check('glm4_moe')
 
 
+SCRIPT = os.path.join(node.ROOT, 'packages', 'demo', 'tools', 'continue_training.py')
 TRAIN = ['--steps', '4', '--batch', '2', '--context', '16', '--eval-every', '2', '--sample-tokens', '0']
 
 
@@ -219,7 +221,8 @@ def npm_start(args, where):
                         '--report', os.path.join(where, 'report.html')],
                        cwd=node.ROOT, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
-        raise RuntimeError(f'npm start {" ".join(args)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}')
+        raise RuntimeError(f'npm start {" ".join(args)} failed ({r.returncode}):\n'
+                           f'{r.stdout[-3000:]}\n{r.stderr[-3000:]}')
     return r.stdout
 
 
@@ -243,7 +246,7 @@ class ContinuedTraining(unittest.TestCase):
         report = os.path.join(cls.dir, 'torchrun.json')
         started = time.time()
         r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
-                            str(free_port()), os.path.join(node.ROOT, 'packages', 'demo', 'tools', 'continue_training.py'),
+                            str(free_port()), SCRIPT,
                             '--model', cls.exported, '--out', cls.trained, '--steps', '3', '--batch', '2',
                             '--context', '16', '--lr', '3e-3', '--report', report],
                            cwd=node.ROOT, capture_output=True, text=True, timeout=600,

@@ -112,7 +112,8 @@ def main():
     end_loss = validation_loss(model, validation)
     spread = parameter_spread(model)
     if rank == 0:
-        print(f'validation loss after step {args.steps}: {end_loss:.5f}; parameters equal across ranks to {spread:.3g}; '
+        print(f'validation loss after step {args.steps}: {end_loss:.5f}; parameters equal across ranks to '
+              f'{spread:.3g}; '
               f'{time.time() - started:.1f} s of training', flush=True)
         model.save_pretrained(args.out)
         tokenizer.save_pretrained(args.out)
