@@ -1,12 +1,12 @@
 // End-to-end test of the browser playground: serves it, drives Debian's
 // Chromium with playwright-core, trains on the given backends (webgl and
-// webgpu on SwiftShader, so the model is scaled down and 20 steps are run),
+// webgpu on SwiftShader, so the model is scaled down and 12 steps are run: about 4 min here on 2 shared cores),
 // then one step at a batch whose logits exceed the backend's limit, and checks
 // that the charts render, the loss falls, the naive head fails with the
 // backend's real error while the fused step completes, and no tensor is left
 // behind; saves a screenshot per backend to .build/playground/. Prints
 // `SLUICE_COUNTS {...}` for npm test.
-//   node scripts/playground_e2e.mjs [--backends webgl,webgpu] [--steps 20]
+//   node scripts/playground_e2e.mjs [--backends webgl,webgpu] [--steps 12]
 import {mkdirSync, mkdtempSync, rmSync} from 'node:fs';
 import path from 'node:path';
 
@@ -20,7 +20,7 @@ const arg = (name, fallback) => {
   return at >= 0 ? process.argv[at + 1] : fallback;
 };
 const backends = arg('backends', 'webgl,webgpu').split(',');
-const steps = Number(arg('steps', '20'));
+const steps = Number(arg('steps', '12'));
 const counts = {passed: 0, failed: 0, skipped: 0};
 const outDir = path.join(ROOT, '.build', 'playground');
 mkdirSync(outDir, {recursive: true});
