@@ -62,7 +62,18 @@ EXPORT_CASES = [
     ('glm4_moe', 'fused', dict(topK=1, scoring='sigmoid', sharedExperts=0)),
     ('deepseek_v3', 'perExpert', dict(topK=2, scoring='sigmoid', sharedExperts=2)),
     ('deepseek_v3', 'fused', dict(topK=3, scoring='sigmoid', sharedExperts=1)),
+    # Mixtral renormalises at k = 1 too; Glm4Moe / DeepSeek-V3 with their own routing fields: norm_topk_prob off,
+    # routed_scaling_factor, and group-limited routing (n_group 2, topk_group 1).
+    ('mixtral', 'perExpert', dict(topK=1, normalizeGates=True), 'top1'),
+    ('glm4_moe', 'fused', dict(topK=2, scoring='sigmoid', sharedExperts=1, normalizeGates=False,
+                               routedScalingFactor=2.5, numGroups=2, topKGroups=1), 'routing'),
+    ('deepseek_v3', 'perExpert', dict(topK=2, scoring='sigmoid', sharedExperts=1, routedScalingFactor=1.5,
+                                      numGroups=2, topKGroups=1), 'routing'),
 ]
+
+
+def case_name(target, layout, tag=''):
+    return f'{target}_{layout}' + (f'_{tag}' if tag else '')
 
 
 class SluiceToTransformers(unittest.TestCase):
@@ -70,16 +81,16 @@ class SluiceToTransformers(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = node.temp_dir('moe-export')
         cases = []
-        for i, (target, layout, extra) in enumerate(EXPORT_CASES):
+        for i, (target, layout, extra, *tag) in enumerate(EXPORT_CASES):
             config = dict(numExperts=E, units=D, hiddenUnits=H, activation='swiglu', router='topk', **extra)
-            cases.append(dict(name=f'{target}_{layout}', target=target, layout=layout, config=config, hiddenSize=D,
+            cases.append(dict(name=case_name(target, layout, *tag), target=target, layout=layout, config=config, hiddenSize=D,
                               tokens=TOKENS, seed=100 + i, biasScale=0.3 if extra.get('scoring') == 'sigmoid' else 0))
         with open(os.path.join(cls.dir, 'cases.json'), 'w') as f:
             json.dump(cases, f)
         node.run('moe-export', os.path.join(cls.dir, 'cases.json'), cls.dir)
 
-    def check(self, target, layout):
-        case = os.path.join(self.dir, f'{target}_{layout}')
+    def check(self, target, layout, tag=''):
+        case = os.path.join(self.dir, case_name(target, layout, tag))
         moe = node.load_json(os.path.join(case, 'moe_config.json'))
         self.assertEqual(moe['model_type'], target)
         sluice = load_file(os.path.join(case, 'moe.safetensors'))
@@ -97,7 +108,7 @@ class SluiceToTransformers(unittest.TestCase):
         self.assertEqual({k: v for k, v in info.items() if v}, {})
         y = block_output(loaded, io['x'])
         err = node.rel_max_error(io['y'], y)
-        print(f'[{target} {layout}: sluice -> transformers, max rel error {err:.2g}] ', end='', flush=True)
+        print(f'[{case_name(target, layout, tag)}: sluice -> transformers, max rel error {err:.2g}] ', end='', flush=True)
         self.assertLessEqual(err, TOLERANCE, f'{target} {layout}: relative error {err:.3g}')
         bias_key = PREFIX + 'mlp.gate.e_score_correction_bias'
         if bias_key in sluice:
@@ -107,9 +118,9 @@ class SluiceToTransformers(unittest.TestCase):
         return err
 
 
-for _target, _layout, _ in EXPORT_CASES:
-    setattr(SluiceToTransformers, f'test_{_target}_{_layout}',
-            lambda self, t=_target, l=_layout: self.check(t, l))
+for _target, _layout, _, *_tag in EXPORT_CASES:
+    setattr(SluiceToTransformers, f'test_{case_name(_target, _layout, *_tag)}',
+            lambda self, t=_target, l=_layout, g=(_tag or [''])[0]: self.check(t, l, g))
 
 
 # transformers configs written by hand (not by sluice's transformersMoeConfig): the import reads them.
@@ -130,6 +141,13 @@ IMPORT_CASES = [
     ('deepseek_v3', 'fused', dict(n_routed_experts=E, num_experts_per_tok=1, moe_intermediate_size=H,
                                   n_shared_experts=1, n_group=2, topk_group=2, routed_scaling_factor=1.0,
                                   norm_topk_prob=False)),
+    # DeepSeek-V3's and Glm4Moe's routing fields as their own configs set them (scaled, group-limited).
+    ('deepseek_v3', 'fused', dict(n_routed_experts=E, num_experts_per_tok=2, moe_intermediate_size=H,
+                                  n_shared_experts=1, n_group=2, topk_group=1, routed_scaling_factor=2.5,
+                                  norm_topk_prob=True), 'routing'),
+    ('glm4_moe', 'perExpert', dict(n_routed_experts=E, num_experts_per_tok=2, moe_intermediate_size=H,
+                                   n_shared_experts=0, n_group=2, topk_group=1, routed_scaling_factor=1.8,
+                                   norm_topk_prob=False), 'routing'),
 ]
 
 
@@ -139,8 +157,8 @@ class TransformersToSluice(unittest.TestCase):
         cls.dir = node.temp_dir('moe-import')
         cls.expected = {}
         cases = []
-        for i, (target, layout, fields) in enumerate(IMPORT_CASES):
-            name = f'{target}_{layout}'
+        for i, (target, layout, fields, *tag) in enumerate(IMPORT_CASES):
+            name = case_name(target, layout, *tag)
             torch.manual_seed(200 + i)
             model = transformers.AutoModelForCausalLM.from_config(tiny_config(target, fields))
             gate = model.model.layers[0].mlp.gate
@@ -157,8 +175,8 @@ class TransformersToSluice(unittest.TestCase):
             json.dump(cases, f)
         node.run('moe-import', os.path.join(cls.dir, 'cases.json'))
 
-    def check(self, target, layout):
-        name = f'{target}_{layout}'
+    def check(self, target, layout, tag=''):
+        name = case_name(target, layout, tag)
         fused = any(k.endswith('experts.gate_up_proj') for k in load_file(os.path.join(self.dir, name, 'model.safetensors')))
         self.assertEqual(fused, layout == 'fused', 'the checkpoint is not in the layout this case tests')
         y = load_file(os.path.join(self.dir, name, 'sluice_y.safetensors'))['y']
@@ -167,9 +185,9 @@ class TransformersToSluice(unittest.TestCase):
         self.assertLessEqual(err, TOLERANCE, f'{name}: relative error {err:.3g}')
 
 
-for _target, _layout, _ in IMPORT_CASES:
-    setattr(TransformersToSluice, f'test_{_target}_{_layout}',
-            lambda self, t=_target, l=_layout: self.check(t, l))
+for _target, _layout, _, *_tag in IMPORT_CASES:
+    setattr(TransformersToSluice, f'test_{case_name(_target, _layout, *_tag)}',
+            lambda self, t=_target, l=_layout, g=(_tag or [''])[0]: self.check(t, l, g))
 
 
 if __name__ == '__main__':

@@ -259,8 +259,8 @@ export function resolveLMConfig(config: TransformersConfig): LMSpec {
     r.fail('n_routed_experts', 'an integer >= 2 (Glm4Moe scores each expert group by its top-2 experts)');
   }
   const groups = r.int('n_group', 1, 1), topKGroups = r.int('topk_group', 1, 1);
-  if (groups !== 1) r.fail('n_group', '1 (group-limited routing is not in this MoE layer yet)');
-  if (topKGroups !== 1) r.fail('topk_group', '1 (group-limited routing is not in this MoE layer yet)');
+  if (groups !== 1) r.fail('n_group', "1 (this demo model has one expert group; @sluice/moe's layer routes groups: numGroups, topKGroups)");
+  if (topKGroups !== 1) r.fail('topk_group', "1 (this demo model has one expert group; @sluice/moe's layer routes groups: numGroups, topKGroups)");
   spec.sharedExperts = r.int('n_shared_experts', 0, 1);
   spec.normalizeGates = r.bool('norm_topk_prob', true);
   spec.routedScalingFactor = r.positive('routed_scaling_factor', config['routed_scaling_factor'] ?? 1);

@@ -34,6 +34,12 @@ const CASES: Case[] = [
   {target: 'glm4_moe', layout: 'perExpert', config: {topK: 2, scoring: 'sigmoid', sharedExperts: 1}},
   {target: 'deepseek_v3', layout: 'fused', config: {topK: 2, scoring: 'sigmoid', sharedExperts: 2}},
   {target: 'deepseek_v3', layout: 'perExpert', config: {topK: 1, scoring: 'sigmoid'}},
+  // Mixtral renormalises at k = 1 too (every gate 1); Glm4Moe / DeepSeek-V3 with their scaling, groups and no renorm.
+  {target: 'mixtral', layout: 'perExpert', config: {topK: 1, normalizeGates: true}},
+  {target: 'glm4_moe', layout: 'fused', config: {topK: 2, scoring: 'sigmoid', sharedExperts: 1, normalizeGates: false,
+                                                 routedScalingFactor: 2.5, numGroups: 2, topKGroups: 1}},
+  {target: 'deepseek_v3', layout: 'perExpert', config: {topK: 2, scoring: 'sigmoid', routedScalingFactor: 1.5,
+                                                        numGroups: 2, topKGroups: 1}},
 ];
 
 function layerFor(c: Case, seed = 3): MixtureOfExperts {
@@ -59,7 +65,10 @@ function transformersReference(w: Host, c: Case, x: Float64Array): Float64Array 
   const spec = TARGETS[c.target];
   const m = `${PREFIX}${spec.module[c.layout]}.`;
   const k = c.config.topK!, s = c.config.sharedExperts ?? 0;
-  const renormalise = c.target === 'mixtral' || k > 1;  // norm_topk_prob as transformersMoeConfig sets it
+  // norm_topk_prob, routed_scaling_factor and n_group / topk_group as transformersMoeConfig writes them.
+  const renormalise = c.config.normalizeGates ?? (c.target === 'mixtral' || k > 1);
+  const scale = c.config.routedScalingFactor ?? 1;
+  const groups = c.config.numGroups ?? 1, keptGroups = c.config.topKGroups ?? groups;
   const silu = (v: number) => v / (1 + Math.exp(-v));
   const matVec = (mat: Float64Array, rows: number, cols: number, v: Float64Array, rowOffset = 0) =>
       Float64Array.from({length: rows}, (_, r) => v.reduce((a, vi, i) => a + mat[(rowOffset + r) * cols + i] * vi, 0));
@@ -75,12 +84,21 @@ function transformersReference(w: Host, c: Case, x: Float64Array): Float64Array 
     const z = logits.reduce((a, l) => a + Math.exp(l - max), 0);
     const scores = spec.scoring === 'softmax' ? logits.map(l => Math.exp(l - max) / z) : logits.map(l => 1 / (1 + Math.exp(-l)));
     const bias = w[`${m}gate.e_score_correction_bias`];
-    const choice = Array.from(scores, (p, e) => [p + (bias ? bias[e] : 0), e]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    const biased = Array.from(scores, (p, e) => p + (bias ? bias[e] : 0));
+    // DeepSeek-V3's group limit (modeling_deepseek_v3.py, DeepseekV3MoE.route_tokens_to_experts): the groups
+    // with the largest sum of their two best biased scores stay eligible.
+    const size = E / groups;
+    const groupScore = Array.from({length: groups}, (_, g) =>
+        biased.slice(g * size, (g + 1) * size).sort((a, b) => b - a).slice(0, 2).reduce((a, b) => a + b, 0));
+    const kept = new Set(groupScore.map((v, g) => [v, g]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, keptGroups)
+                             .map(([, g]) => g));
+    const choice = biased.map((p, e) => [kept.has(Math.floor(e / size)) ? p : -Infinity, e])
+                       .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
     const chosen = choice.slice(0, k).map(([, e]) => e);
     const total = chosen.reduce((a, e) => a + scores[e], 0);
     const y = out.subarray(t * D, (t + 1) * D);
     for (const e of chosen) {
-      const gate = renormalise ? scores[e] / total : scores[e];
+      const gate = scale * (renormalise ? scores[e] / total : scores[e]);
       let h: Float64Array;
       if (c.layout === 'fused') {
         const gu = w[`${m}experts.gate_up_proj`].subarray(e * 2 * H * D, (e + 1) * 2 * H * D);
@@ -174,7 +192,12 @@ export function describeTransformersMapping() {
         ['softmax scores on DeepSeek-V3', 'deepseek_v3', {topK: 2}, /config.scoring must be 'sigmoid' for target 'deepseek_v3', got 'softmax'/],
         ['shared experts on Mixtral', 'mixtral', {topK: 2, sharedExperts: 1}, /config.sharedExperts must be 0 for target 'mixtral'.*got 1/],
         ['shared experts on Qwen3', 'qwen3_moe', {topK: 2, sharedExperts: 2}, /config.sharedExperts must be 0 for target 'qwen3_moe'.*got 2/],
-        ['top-1 on Mixtral', 'mixtral', {topK: 1}, /config.topK must be >= 2 for target 'mixtral'.*got 1/],
+        ['unnormalised gates on Mixtral', 'mixtral', {topK: 2, normalizeGates: false},
+         /config.normalizeGates must be true for target 'mixtral'.*got false/],
+        ['routed scaling on Qwen3', 'qwen3_moe', {topK: 2, routedScalingFactor: 2},
+         /config.routedScalingFactor must be 1 for target 'qwen3_moe'.*got 2/],
+        ['expert groups on OLMoE', 'olmoe', {topK: 2, numGroups: 2, topKGroups: 1},
+         /config.numGroups must be left out for target 'olmoe'.*got 2/],
         ['capacity drops', 'olmoe', {topK: 2, capacityFactor: 1.25}, /config.capacityFactor must be 0 \(dropless\).*got 1.25/],
         ['units other than the input size', 'qwen3_moe', {topK: 2, units: 5}, /config.units must be the input size 6.*got 5/],
       ];
@@ -253,7 +276,10 @@ export function describeTransformersMapping() {
         it(`${c.target}: transformersMoeConfig -> moeConfigFromTransformers gives the config back`, () => {
           const config: MixtureOfExpertsConfig = {numExperts: E, units: D, hiddenUnits: H, activation: 'swiglu',
                                                   router: 'topk', scoring: TARGETS[c.target].scoring, topK: c.config.topK,
-                                                  ...(TARGETS[c.target].deepseekStyle ? {sharedExperts: c.config.sharedExperts ?? 0} : {})};
+                                                  normalizeGates: c.config.normalizeGates ?? (c.target === 'mixtral' || c.config.topK! > 1),
+                                                  ...(TARGETS[c.target].deepseekStyle ? {sharedExperts: c.config.sharedExperts ?? 0} : {}),
+                                                  ...(c.config.routedScalingFactor ? {routedScalingFactor: c.config.routedScalingFactor} : {}),
+                                                  ...(c.config.numGroups ? {numGroups: c.config.numGroups, topKGroups: c.config.topKGroups} : {})};
           const hf = transformersMoeConfig(config, D, c.target);
           expect(hf['model_type']).toBe(c.target);
           expect(moeConfigFromTransformers(hf)).toEqual(config);
@@ -264,17 +290,23 @@ export function describeTransformersMapping() {
         const dsv3 = {model_type: 'deepseek_v3', hidden_size: D, n_routed_experts: 8, num_experts_per_tok: 2,
                       moe_intermediate_size: H, n_shared_experts: 1, norm_topk_prob: true, hidden_act: 'silu'};
         expect(moeConfigFromTransformers(dsv3).numExperts).toBe(8);
-        expect(() => moeConfigFromTransformers({...dsv3, routed_scaling_factor: 2.5}))
-            .toThrowError(/routed_scaling_factor must be 1 .*got 2.5/);
-        expect(() => moeConfigFromTransformers({...dsv3, n_group: 4, topk_group: 2}))
-            .toThrowError(/topk_group must be n_group \(4\).*got 2/);
+        // DeepSeek-V3's own routing fields map to the layer's (its config: 8 groups, 4 kept, scaling 2.5).
+        expect(moeConfigFromTransformers({...dsv3, routed_scaling_factor: 2.5, n_group: 4, topk_group: 2}))
+            .toEqual(jasmine.objectContaining({routedScalingFactor: 2.5, numGroups: 4, topKGroups: 2}));
+        expect(moeConfigFromTransformers({...dsv3, n_group: 4, topk_group: 4}).numGroups).toBeUndefined();
+        expect(moeConfigFromTransformers({...dsv3, norm_topk_prob: false}).normalizeGates).toBe(false);
+        expect(() => moeConfigFromTransformers({...dsv3, routed_scaling_factor: 0}))
+            .toThrowError(/routed_scaling_factor must be a finite number > 0, got 0/);
+        expect(() => moeConfigFromTransformers({...dsv3, n_group: 2, topk_group: 3}))
+            .toThrowError(/topk_group must be <= n_group \(2\), got 3/);
+        expect(() => moeConfigFromTransformers({...dsv3, n_group: 8, topk_group: 1}))
+            .toThrowError(/topK must be <= the experts in the kept groups/);
         expect(() => moeConfigFromTransformers({...dsv3, hidden_act: 'gelu'})).toThrowError(/hidden_act must be 'silu'/);
-        expect(() => moeConfigFromTransformers({...dsv3, norm_topk_prob: false}))
-            .toThrowError(/norm_topk_prob must be true with num_experts_per_tok 2.*got false/);
+        expect(() => moeConfigFromTransformers({...dsv3, norm_topk_prob: 1}))
+            .toThrowError(/norm_topk_prob must be a boolean, got 1/);
         expect(() => moeConfigFromTransformers({...dsv3, model_type: 'llama'})).toThrowError(/config.model_type must be one of/);
-        expect(() => moeConfigFromTransformers({model_type: 'mixtral', hidden_size: D, num_local_experts: 4,
-                                                num_experts_per_tok: 1, intermediate_size: H}))
-            .toThrowError(/config.topK must be >= 2 for target 'mixtral'/);
+        expect(moeConfigFromTransformers({model_type: 'mixtral', hidden_size: D, num_local_experts: 4,
+                                          num_experts_per_tok: 1, intermediate_size: H}).normalizeGates).toBe(true);
         expect(() => moeConfigFromTransformers({model_type: 'qwen3_moe', hidden_size: D, num_experts_per_tok: 2,
                                                 moe_intermediate_size: H}))
             .toThrowError(/num_experts or num_local_experts must be an integer >= 0, got undefined/);

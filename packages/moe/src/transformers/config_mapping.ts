@@ -15,9 +15,9 @@ const FROM = 'moeConfigFromTransformers';
 /**
  * The config.json fields of `target`'s MoE block for a layer of this config
  * on inputs of `hiddenSize` features. Throws when the target cannot express it.
- * glm4_moe / deepseek_v3: one expert group, scaling factor 1, and
- * first_k_dense_replace 0 (every layer MoE; a model with dense first layers
- * sets its own).
+ * glm4_moe / deepseek_v3: the layer's groups (one when it has none) and
+ * scaling factor, and first_k_dense_replace 0 (every layer MoE; a model with
+ * dense first layers sets its own).
  */
 export function transformersMoeConfig(config: MixtureOfExpertsConfig, hiddenSize: number,
                                       target: TransformersTarget): Json {
@@ -25,20 +25,21 @@ export function transformersMoeConfig(config: MixtureOfExpertsConfig, hiddenSize
   if (!Number.isInteger(hiddenSize) || hiddenSize < 1) fail(TO, 'hiddenSize', 'a positive integer', String(hiddenSize));
   const cfg = resolveConfig(config);
   checkExpressible(TO, cfg, hiddenSize, target);
-  const {numExperts: e, topK: k, hiddenUnits: h, sharedExperts: s} = cfg;
+  const {numExperts: e, topK: k, hiddenUnits: h, sharedExperts: s, normalizeGates: norm} = cfg;
   const common = {model_type: target, hidden_size: hiddenSize, hidden_act: 'silu', num_experts_per_tok: k};
   switch (target) {
     case 'mixtral':
       return {...common, intermediate_size: h, num_local_experts: e, router_jitter_noise: 0};
     case 'qwen3_moe':
-      return {...common, moe_intermediate_size: h, num_experts: e, norm_topk_prob: k > 1, decoder_sparse_step: 1,
+      return {...common, moe_intermediate_size: h, num_experts: e, norm_topk_prob: norm, decoder_sparse_step: 1,
               mlp_only_layers: []};
     case 'olmoe':
-      return {...common, intermediate_size: h, num_experts: e, norm_topk_prob: k > 1};
+      return {...common, intermediate_size: h, num_experts: e, norm_topk_prob: norm};
     case 'glm4_moe':
     case 'deepseek_v3':
-      return {...common, moe_intermediate_size: h, n_routed_experts: e, n_shared_experts: s, norm_topk_prob: k > 1,
-              routed_scaling_factor: 1, n_group: 1, topk_group: 1, first_k_dense_replace: 0};
+      return {...common, moe_intermediate_size: h, n_routed_experts: e, n_shared_experts: s, norm_topk_prob: norm,
+              routed_scaling_factor: cfg.routedScalingFactor, n_group: cfg.groups?.numGroups ?? 1,
+              topk_group: cfg.groups?.topKGroups ?? 1, first_k_dense_replace: 0};
   }
 }
 
@@ -86,26 +87,30 @@ export function moeConfigFromTransformers(hf: Json, target?: TransformersTarget)
   const hiddenUnits = int(hf, [t === 'mixtral' || t === 'olmoe' ? 'intermediate_size' : 'moe_intermediate_size'], where);
   const topK = int(hf, ['num_experts_per_tok'], where);
   const units = int(hf, ['hidden_size'], where);
-  if (t !== 'mixtral') {
-    const norm = hf['norm_topk_prob'] ?? (deepseek ? true : false);
-    if (norm !== (topK > 1)) {
-      fail(FROM, `${where}.norm_topk_prob`, `${topK > 1} with num_experts_per_tok ${topK} (sluice renormalises the ` +
-           'chosen gates exactly when topK > 1)', JSON.stringify(norm));
-    }
-  }
-  if (deepseek) {
-    const scale = hf['routed_scaling_factor'] ?? 1;
-    if (scale !== 1) fail(FROM, `${where}.routed_scaling_factor`, '1 (the layer has no routed scaling yet)', JSON.stringify(scale));
-    const groups = hf['n_group'] ?? 1, topGroups = hf['topk_group'] ?? 1;
-    if (groups !== topGroups) {
-      fail(FROM, `${where}.topk_group`, `n_group (${groups}): every group eligible, as the layer routes without ` +
-           'group limits', JSON.stringify(topGroups));
-    }
+  // Mixtral always renormalises; the others' default is their config class's (Glm4Moe / DeepSeek-V3: true).
+  const normalizeGates = t === 'mixtral' ? true : hf['norm_topk_prob'] ?? deepseek;
+  if (typeof normalizeGates !== 'boolean') {
+    fail(FROM, `${where}.norm_topk_prob`, 'a boolean', JSON.stringify(normalizeGates));
   }
   const config: MixtureOfExpertsConfig = {
     numExperts, topK, units, hiddenUnits, activation: 'swiglu', router: 'topk', scoring: TARGETS[t].scoring,
+    normalizeGates,
   };
-  if (deepseek) config.sharedExperts = int(hf, ['n_shared_experts'], where);
+  if (deepseek) {
+    config.sharedExperts = int(hf, ['n_shared_experts'], where);
+    const scale = hf['routed_scaling_factor'] ?? 1;
+    if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) {
+      fail(FROM, `${where}.routed_scaling_factor`, 'a finite number > 0', JSON.stringify(scale));
+    }
+    if (scale !== 1) config.routedScalingFactor = scale;
+    const groups = hf['n_group'] === undefined ? 1 : int(hf, ['n_group'], where);
+    const topGroups = hf['topk_group'] === undefined ? groups : int(hf, ['topk_group'], where);
+    if (topGroups > groups) {
+      fail(FROM, `${where}.topk_group`, `<= n_group (${groups})`, JSON.stringify(topGroups));
+    }
+    // Every group kept is no limit at all; fewer is DeepSeek-V3's group-limited routing.
+    if (topGroups < groups) Object.assign(config, {numGroups: groups, topKGroups: topGroups});
+  }
   checkExpressible(FROM, resolveConfig(config), units, t);
   return config;
 }

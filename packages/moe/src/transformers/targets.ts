@@ -13,8 +13,11 @@
  *   routing (`n_group`, `topk_group`), renormalised when `norm_topk_prob`,
  *   times `routed_scaling_factor`, plus `n_shared_experts` always-on experts.
  *
- * sluice's top-k router renormalises exactly when k > 1, so `norm_topk_prob`
- * maps to topK > 1; Mixtral (always renormalised) needs topK >= 2.
+ * `norm_topk_prob` is the layer's `normalizeGates` (Mixtral needs it true,
+ * also at k = 1), `routed_scaling_factor` its `routedScalingFactor`, and
+ * `n_group` / `topk_group` its `numGroups` / `topKGroups` (DeepSeek-V3's
+ * group scores: the sum of a group's two best biased scores); the targets
+ * without those fields need the layer's defaults there.
  */
 import {fail} from '@sluice/core/internal';
 
@@ -90,9 +93,17 @@ export function checkExpressible(op: string, cfg: ResolvedConfig, hiddenSize: nu
     fail(op, 'config.sharedExperts', `0 ${on} (it has no shared experts; glm4_moe and deepseek_v3 do)`,
          String(cfg.sharedExperts));
   }
-  if (target === 'mixtral' && cfg.topK < 2) {
-    fail(op, 'config.topK', `>= 2 ${on} (Mixtral renormalises the chosen gates to sum 1, sluice does so for ` +
-         'topK > 1 only; qwen3_moe expresses topK 1)', String(cfg.topK));
+  if (target === 'mixtral' && !cfg.normalizeGates) {
+    fail(op, 'config.normalizeGates', `true ${on} (Mixtral always renormalises the chosen gates to sum 1; ` +
+         'qwen3_moe and olmoe have norm_topk_prob)', String(cfg.normalizeGates));
+  }
+  if (!spec.deepseekStyle && cfg.routedScalingFactor !== 1) {
+    fail(op, 'config.routedScalingFactor', `1 ${on} (it has no routed_scaling_factor; glm4_moe and deepseek_v3 do)`,
+         String(cfg.routedScalingFactor));
+  }
+  if (!spec.deepseekStyle && cfg.groups != null) {
+    fail(op, 'config.numGroups', `left out ${on} (it has no group-limited routing; glm4_moe and deepseek_v3 do)`,
+         String(cfg.groups.numGroups));
   }
   if (spec.deepseekStyle && cfg.numExperts < 2) {
     fail(op, 'config.numExperts', `>= 2 ${on} (its group scores take the top 2 experts of a group)`,
