@@ -17,7 +17,7 @@ const ids = (m: Made, values: number[]) => m.i32(values) as T1;
 export const REGULARIZER_BAD_INPUTS: BadInput[] = [
   // ---- @sluice/regularizers losses ----
   {name: 'maxSupCrossEntropy: alpha passed instead of options', call: () => maxSupCrossEntropy(0.1 as unknown as {}),
-   argument: 'options', expected: 'an object', actual: 'got number'},
+   argument: 'options', expected: 'an object', actual: 'got 0.1'},
   {name: 'maxSupCrossEntropy: alpha NaN', call: () => maxSupCrossEntropy({alpha: NaN}),
    argument: 'alpha', expected: 'a finite number >= 0', actual: 'got NaN'},
   {name: 'maxSupCrossEntropy: alpha schedule that turns negative', call: () => maxSupCrossEntropy({
@@ -57,7 +57,7 @@ export const REGULARIZER_BAD_INPUTS: BadInput[] = [
      m.f([4, 3]) as T2, m.f([5, 3]) as T2, ids(m, [0, 1, 2, 4]), {reduction: 'avg' as 'sum'}),
    argument: 'options.reduction', expected: `one of 'mean', 'sum', 'none'`, actual: 'got "avg"'},
   {name: 'zLoss: weight passed instead of options', call: () => zLoss(1e-4 as unknown as {}),
-   argument: 'options', expected: 'an object', actual: 'got number'},
+   argument: 'options', expected: 'an object', actual: 'got 0.0001'},
   {name: 'logitPenalty: misspelt option', call: () => logitPenalty({wieght: 1} as unknown as {}),
    argument: 'options.wieght', expected: 'one of the known options (weight)', actual: 'an unknown option'},
   {name: 'logitPenalty: logits rank 3', call: m => logitPenalty()(ids(m, [0, 1]), m.f([2, 3, 4])),
