@@ -11,7 +11,7 @@ import {describeWebGLLinearCrossEntropy} from '@sluice/backend-webgl/linear_cros
 import {describeWebGPUExpertDispatch} from '@sluice/backend-webgpu/expert_dispatch_webgpu_test';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
 import {describeWebGPULimits} from '@sluice/backend-webgpu/limits_webgpu_test';
-import {describeCoreBadInputs, describeExpertDispatchConformance, describeFuzzSuite,
+import {describeCompositeWarning, describeCoreBadInputs, describeExpertDispatchConformance, describeFuzzSuite,
         describeLinearCrossEntropyConformance, describeNumericalExtremes,
         describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs} from '@sluice/moe/testing';
@@ -40,6 +40,7 @@ export const SUITES: readonly Suite[] = [
   {name: 'bad inputs: core', define: describeCoreBadInputs, envs: EVERYWHERE},
   {name: 'bad inputs: moe', define: describeMoeBadInputs, envs: EVERYWHERE},
   {name: 'bad inputs: regularizers', define: describeRegularizerBadInputs, envs: EVERYWHERE},
+  {name: 'composite warning', define: describeCompositeWarning, envs: EVERYWHERE},
   {name: 'numerical extremes', define: describeNumericalExtremes, envs: EVERYWHERE},
   {name: 'leaks over 1000 training steps', define: describeLeakChecks, envs: EVERYWHERE},
   {name: 'webgpu limits (Node)', define: describeWebGPULimits, envs: ['node-webgpu']},

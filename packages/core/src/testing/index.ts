@@ -22,3 +22,4 @@ export {describeBadInputs, HOST_VALUES_ONLY, Made} from './bad_inputs';
 export type {BadInput} from './bad_inputs';
 export {CORE_BAD_INPUTS, describeCoreBadInputs} from './bad_input_catalogue';
 export {describeNumericalExtremes} from './numerical_extremes';
+export {describeCompositeWarning} from './composite_warning_suite';
