@@ -16,7 +16,8 @@ import {describeCompositeWarning, describeCoreBadInputs, describeExpertDispatchC
         describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs} from '@sluice/moe/testing';
 import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_test';
-import {describeRegularizerBadInputs, describeRegularizersConformance} from '@sluice/regularizers/testing';
+import {describeLinearCrossEntropyHead, describeRegularizerBadInputs,
+        describeRegularizersConformance} from '@sluice/regularizers/testing';
 
 export type TestEnvName = 'node-cpu'|'node-tensorflow'|'node-webgpu'|'browser';
 
@@ -37,6 +38,7 @@ export const SUITES: readonly Suite[] = [
   {name: 'mixtureOfExperts conformance', define: describeMixtureOfExpertsConformance,
    envs: ['node-cpu', 'node-tensorflow', 'node-webgpu']},
   {name: 'regularizers conformance', define: describeRegularizersConformance, envs: ['node-cpu', 'browser']},
+  {name: 'linearCrossEntropyHead', define: describeLinearCrossEntropyHead, envs: EVERYWHERE},
   {name: 'bad inputs: core', define: describeCoreBadInputs, envs: EVERYWHERE},
   {name: 'bad inputs: moe', define: describeMoeBadInputs, envs: EVERYWHERE},
   {name: 'bad inputs: regularizers', define: describeRegularizerBadInputs, envs: EVERYWHERE},
