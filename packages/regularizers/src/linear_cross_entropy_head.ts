@@ -59,7 +59,8 @@ interface Resolved {
 }
 
 function describeLayer(layer: layers.Layer): string {
-  return `a ${layer.getClassName()} layer ("${layer.name}")`;
+  const cls = layer.getClassName();
+  return `${/^[AEIOU]/.test(cls) ? 'an' : 'a'} ${cls} layer ("${layer.name}")`;
 }
 
 function isLayer(x: unknown): x is layers.Layer {
