@@ -14,6 +14,7 @@ import path from 'node:path';
 
 import {parseArgs} from './args';
 import {benchCce, CceShape, cceTable} from './cce_bench';
+import {benchHead, headTable} from './head_bench';
 import {benchMoe, moeTable} from './moe_bench';
 import {describeMachine} from './machine';
 import {describeAdapter, forwardThroughput, isSoftwareAdapter, throughputLine} from './webgpu_bench';
@@ -38,7 +39,9 @@ const LOADERS: Record<string, () => Promise<void>> = {
 };
 
 const SPEC = {
-  op: {default: 'cce', help: 'which benchmark: cce (fused cross-entropy) or moe (sparse expert dispatch)'},
+  op: {default: 'cce', help: 'which benchmark: cce (fused cross-entropy), moe (sparse expert dispatch) or head ' +
+                             '(one model.fit step of linearCrossEntropyHead vs dense + softmaxCrossEntropy)'},
+  t: {default: 256, help: 'head: tokens per sequence (N = n/t sequences of t tokens)'},
   h: {default: 1024, help: 'moe: hidden units per expert'},
   e: {default: 32, help: 'moe: experts'},
   k: {default: 2, help: 'moe: experts per token'},
@@ -70,8 +73,8 @@ function benchShapes(args: {n: number, d: number, v: number}, adapter?: string):
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), SPEC, 'usage: npm run bench -- [options]');
-  if (args.op !== 'cce' && args.op !== 'moe') {
-    throw new Error(`--op must be one of 'cce', 'moe', got '${args.op}'`);
+  if (args.op !== 'cce' && args.op !== 'moe' && args.op !== 'head') {
+    throw new Error(`--op must be one of 'cce', 'moe', 'head', got '${args.op}'`);
   }
   await LOADERS[args.backend]?.();
   if (!(await tf.setBackend(args.backend))) {
@@ -96,6 +99,18 @@ async function main() {
     console.log(`\n${section}`);
     mkdirSync(args.out, {recursive: true});
     writeFileSync(path.join(args.out, `moe-${args.backend}.md`), section);
+    return;
+  }
+  if (args.op === 'head') {
+    const t = Math.min(args.t, args.n);
+    const shape = {b: Math.max(1, Math.floor(args.n / t)), t, d: args.d, v: args.v};
+    console.log(`one model.fit step (trainOnBatch, SGD) of a head, B=${shape.b} T=${t} D=${shape.d} V=${shape.v}`);
+    const table = headTable(shape, await benchHead(shape, args.repeats, s => console.log(s)));
+    const section = `### One model.fit step of a language-model head, N=${shape.b * t} (B=${shape.b}, T=${t}) ` +
+        `D=${shape.d} V=${shape.v}\n\nMachine: ${machine}. ${new Date().toISOString().slice(0, 10)}.\n\n${table}\n`;
+    console.log(`\n${section}`);
+    mkdirSync(args.out, {recursive: true});
+    writeFileSync(path.join(args.out, `head-${args.backend}.md`), section);
     return;
   }
   const shapes = benchShapes(args, adapter);
