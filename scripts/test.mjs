@@ -8,6 +8,10 @@
 //             bundled to .build/tests/*.cjs, run by scripts/run_jasmine.cjs
 //   playground-e2e  scripts/playground_e2e.mjs: the browser playground trained on
 //             webgl and cpu in Chromium via playwright-core (skipped with --grep)
+//   real-client  scripts/real_client.mjs: the packed tarballs installed in a
+//             fresh project; every README block run (Node ESM/CJS, Chromium),
+//             tsc --strict of a user program, self-contained gradients (Node
+//             part; --grep filters its checks)
 //   browser   test/browser_entry.ts bundled (IIFE) to .build/tests/browser.js,
 //             run once by karma in headless Chromium (karma.conf.js): cpu,
 //             webgl and, when the browser offers an adapter, webgpu
@@ -260,6 +264,17 @@ async function runPlaygroundPart() {
   return {name, ...judge(name, outcome, ''), seconds: seconds(started)};
 }
 
+/** The packages as users get them (scripts/real_client.mjs): tarballs in a fresh project. */
+async function runRealClientPart(grep) {
+  const name = 'real-client';
+  const started = Date.now();
+  console.log(`\n=== ${name}: npm pack, a fresh project, every README block, tsc --strict, core-only gradients`);
+  const args = [path.join(ROOT, 'scripts', 'real_client.mjs')];
+  if (grep) args.push('--grep', grep);
+  const outcome = await runChild(process.execPath, args, {});
+  return {name, ...judge(name, outcome, grep), seconds: seconds(started)};
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -273,6 +288,7 @@ async function main() {
   }
   if (opts.browser) results.push(await runBrowserPart(opts.grep));
   if (opts.browser && !opts.grep) results.push(await runPlaygroundPart());
+  if (opts.node) results.push(await runRealClientPart(opts.grep));
 
   const total = {passed: 0, failed: 0, skipped: 0};
   console.log('\n=== summary');

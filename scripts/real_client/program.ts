@@ -1,0 +1,75 @@
+// A user's TypeScript program, type-checked by scripts/real_client.mjs with
+// `tsc --strict --noEmit` against the packed tarballs (module nodenext, so
+// through their exports maps): every op, the head layer and the MoE layer,
+// written as the READMEs show them, no casts.
+import * as tf from '@tensorflow/tfjs';
+import '@sluice/backend-cpu';
+import {registerKernels, KERNEL_CONFIGS} from '@sluice/backend-cpu/base';
+import {expertCombine, expertDispatch, groupedMatMul, linearCrossEntropy, routeTopK, SLUICE_FORCE_COMPOSITE,
+        SLUICE_WARN_COMPOSITE, topOneSuppression} from '@sluice/core';
+import {mixtureOfExperts, moeCallback} from '@sluice/moe';
+import {headLoss, linearCrossEntropyHead, linearSchedule, maxSupCrossEntropy, scheduleCallback,
+        sparseCategoricalCrossEntropy} from '@sluice/regularizers';
+
+registerKernels(KERNEL_CONFIGS);
+tf.env().set(SLUICE_FORCE_COMPOSITE, false);
+tf.env().set(SLUICE_WARN_COMPOSITE, true);
+
+// Root README: the fused loss in a custom loop.
+const hidden = tf.randomNormal([8, 16]);
+const classifier = tf.variable(tf.randomNormal([100, 16], 0, 0.1));
+const labels = tf.tensor1d([1, 5, 7, 99, 0, 3, -100, 42], 'int32');
+const opt = tf.train.adam(1e-2);
+opt.minimize(() => linearCrossEntropy(hidden, classifier, labels, {labelSmoothing: 0.1, maxSup: 0.1}));
+
+// Core README: returnLse, and gradients.
+const {loss, lse} = linearCrossEntropy(hidden, classifier, labels, {softcap: 30, zLoss: 1e-4, returnLse: true});
+loss.print();
+lse.print();
+const dC: tf.Tensor = tf.grad(c => linearCrossEntropy(hidden, c, labels))(classifier);
+const perToken: tf.Tensor = linearCrossEntropy(hidden, classifier, labels, {reduction: 'none'});
+tf.dispose([dC, perToken]);
+
+// Core README: top-1 suppression and sparse expert dispatch.
+topOneSuppression(tf.randomNormal([4, 100]), 0.1).print();
+const x = tf.randomNormal([8, 16]), logits = tf.randomNormal([8, 4]);
+const w1 = tf.randomNormal([4, 16, 32]), w2 = tf.randomNormal([4, 32, 16]);
+const {expertIndices, gates} = routeTopK(logits, 2);
+const d = expertDispatch(x, expertIndices, 4, {capacity: 5});
+const h = tf.relu(groupedMatMul(d.dispatched, w1, d.expertOffsets));
+const y: tf.Tensor2D = expertCombine(groupedMatMul(h, w2, d.expertOffsets), d.sourceRows, gates);
+y.print();
+
+// Regularizers README: losses for model.compile, schedules, the fused head.
+const alpha = linearSchedule(0.1, 0.2, 40);
+const model = tf.sequential({layers: [
+  tf.layers.dense({inputShape: [8], units: 16, activation: 'relu'}),
+  tf.layers.dense({units: 5}),
+]});
+model.compile({optimizer: tf.train.adam(0.01), loss: maxSupCrossEntropy({alpha})});
+const ce = sparseCategoricalCrossEntropy({labelSmoothing: 0.1, zLoss: 1e-4, ignoreIndex: -100});
+ce(tf.tensor1d([0, -100], 'int32'), tf.tensor2d([[2, 0, 1, 0, 0], [0, 0, 0, 0, 3]])).print();
+const callbacks = [scheduleCallback({alpha})];
+
+const T = 6, V = 50, D = 16;
+const tokens = tf.input({shape: [T], dtype: 'int32'});
+const targets = tf.input({shape: [T], dtype: 'int32'});
+const embedding = tf.layers.embedding({inputDim: V, outputDim: D});
+const states = tf.layers.dense({units: D, activation: 'relu'}).apply(embedding.apply(tokens)) as tf.SymbolicTensor;
+const head = linearCrossEntropyHead({tiedTo: embedding, labelSmoothing: 0.1});
+const lm = tf.model({inputs: [tokens, targets], outputs: head.apply([states, targets]) as tf.SymbolicTensor});
+lm.compile({optimizer: tf.train.adam(1e-2), loss: headLoss});
+const untied = linearCrossEntropyHead({units: V, useBias: false, maxSup: 0.1});
+void untied;
+
+// MoE README: the layer in a sequential model, with its callback.
+const moeModel = tf.sequential({layers: [
+  tf.layers.dense({inputShape: [16], units: 32, activation: 'tanh'}),
+  mixtureOfExperts({numExperts: 8, topK: 2, units: 32, hiddenUnits: 64,
+                    balance: {auxLoss: 0.01, routerZLoss: 1e-3, biasUpdateRate: 1e-3}}),
+  tf.layers.dense({units: 1}),
+]});
+moeModel.compile({optimizer: 'adam', loss: 'meanSquaredError'});
+const moeCallbacks = [moeCallback(moeModel, {onMetrics: (step, m) => console.log(step, m.load, m.maxViolation)})];
+
+export {callbacks, moeCallbacks};
