@@ -29,8 +29,8 @@ const OP = 'linearCrossEntropyHead';
 export interface LinearCrossEntropyHeadConfig {
   /** Vocabulary size V: the head owns a classifier [V, D] (and a bias [V]). Or give `tiedTo`. */
   units?: number;
-  /** A tf.layers.embedding (or, in a saved config, its name) whose [V, D] matrix is the classifier. */
-  tiedTo?: layers.Layer|string;
+  /** A tf.layers.embedding (or its name) whose [V, D] matrix is the classifier; saved configs hold `{name}`. */
+  tiedTo?: layers.Layer|string|{name: string};
   /** Add a bias [V] owned by the head (default true, as tf.layers.dense). */
   useBias?: boolean;
   /** Labels equal to it add 0 loss and 0 gradient (default -100). */
@@ -77,7 +77,12 @@ function assertEmbedding(layer: layers.Layer) {
 
 function resolveConfig(config: LinearCrossEntropyHeadConfig): Resolved {
   assertKnownKeys(OP, 'config', config, KNOWN);
-  const {units, tiedTo} = config;
+  const {units} = config;
+  // A saved config holds {name}: tfjs-layers keeps `name` strings as they are, but camel-cases
+  // every other string value on loading ('tok_embed' would come back as 'tokEmbed').
+  const saved = config.tiedTo as unknown;
+  const tiedTo = saved != null && typeof saved === 'object' && !isLayer(saved) &&
+                 typeof (saved as {name?: unknown}).name === 'string' ? (saved as {name: string}).name : config.tiedTo;
   if (units == null && tiedTo == null) {
     fail(OP, 'units', 'the vocabulary size, a positive integer (or config.tiedTo, an embedding layer)',
          'neither units nor tiedTo');
@@ -272,7 +277,7 @@ export class LinearCrossEntropyHead extends layers.Layer {
       maxSup: h.maxSup, softcap: h.softcap,
     };
     if (h.units != null) config['units'] = h.units;
-    if (h.tiedTo != null) config['tiedTo'] = typeof h.tiedTo === 'string' ? h.tiedTo : h.tiedTo.name;
+    if (h.tiedTo != null) config['tiedTo'] = {name: typeof h.tiedTo === 'string' ? h.tiedTo : h.tiedTo.name};
     return {...config, ...super.getConfig()};
   }
 

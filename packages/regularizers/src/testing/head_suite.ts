@@ -39,7 +39,7 @@ type HeadOptions = Omit<LinearCrossEntropyHeadConfig, 'units'|'tiedTo'|'name'|'t
 function fusedModel(tied: boolean, options: HeadOptions) {
   const tokens = tfl.input({shape: [T], dtype: 'int32', name: 'tokens'});
   const labels = tfl.input({shape: [T], dtype: 'int32', name: 'labels'});
-  const embedding = tfl.layers.embedding({inputDim: V, outputDim: D, name: 'embed'});
+  const embedding = tfl.layers.embedding({inputDim: V, outputDim: D, name: 'tok_embed'});
   const mix = tfl.layers.dense({units: D, name: 'mix'});
   // tanh as its own layer: tfjs-node's fused matMul + tanh leaks a data id under IS_TEST's checks.
   const hidden = tfl.layers.activation({activation: 'tanh'}).apply(mix.apply(embedding.apply(tokens))) as
@@ -212,7 +212,7 @@ export function describeLinearCrossEntropyHead(constraints: Constraints = ALL_EN
         }));
         expect(JSON.stringify(saved!.modelTopology)).toContain('SluiceLinearCrossEntropyHead');
         // The tied matrix is stored once, with the embedding.
-        expect(saved!.weightSpecs!.map(w => w.name).filter(n => /embed/.test(n)).length).toBe(1);
+        expect(saved!.weightSpecs!.map(w => w.name).filter(n => /tok_embed/.test(n)).length).toBe(1);
         expect(saved!.weightSpecs!.length).toBe(tied ? 4 : 5);
         const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
         const a = model.predict([tokens, labels]) as tf.Tensor, b = loaded.predict([tokens, labels]) as tf.Tensor;
@@ -223,10 +223,10 @@ export function describeLinearCrossEntropyHead(constraints: Constraints = ALL_EN
           loaded.compile({optimizer: tf.train.sgd(LEARNING_RATE), loss: headLoss});
           const dummy = tf.zeros([B, T]);
           await loaded.fit([tokens, labels], dummy, {epochs: 1, batchSize: B, verbose: 0});
-          const embed = loaded.getLayer('embed').getWeights()[0];
+          const embed = loaded.getLayer('tok_embed').getWeights()[0];
           const classifier = head.classifierValue();
           expect(await values(classifier)).toEqual(await values(embed));
-          const original = model.getLayer('embed').getWeights()[0];
+          const original = model.getLayer('tok_embed').getWeights()[0];
           expect(await values(embed)).not.toEqual(await values(original));  // it trained, tied
           dummy.dispose();
         }
