@@ -258,13 +258,11 @@ export class LinearCrossEntropyHead extends layers.Layer {
       fail(OP, 'labels', `of shape [${lead.join(',')}] (hidden's [${hidden.shape.join(',')}] without D)`,
            `shape [${labels.shape.join(',')}]`);
     }
-    const losses = tf.tidy(() => {
-      const {ignoreIndex, labelSmoothing, zLoss, maxSup, softcap} = this.head;
-      const perToken = linearCrossEntropy(
-          tf.reshape(hidden, [-1, d]) as tf.Tensor2D, this.classifierValue(), tf.reshape(labels, [-1]) as tf.Tensor1D,
-          {reduction: 'none', ignoreIndex, labelSmoothing, zLoss, maxSup, softcap,
-           ...(this.bias != null ? {bias: this.bias.read() as tf.Tensor1D} : {})}) as tf.Tensor1D;
-      return tf.reshape(perToken, labels.shape);
+    // The op takes hidden [..., D] and labels of its leading shape, and returns losses of the labels' shape.
+    const {ignoreIndex, labelSmoothing, zLoss, maxSup, softcap} = this.head;
+    const losses = linearCrossEntropy(hidden, this.classifierValue(), labels, {
+      reduction: 'none', ignoreIndex, labelSmoothing, zLoss, maxSup, softcap,
+      ...(this.bias != null ? {bias: this.bias.read()} : {}),
     });
     rememberLabels(losses, labels, this.head.ignoreIndex);
     return losses;
