@@ -30,6 +30,32 @@ const dC: tf.Tensor = tf.grad(c => linearCrossEntropy(hidden, c, labels))(classi
 const perToken: tf.Tensor = linearCrossEntropy(hidden, classifier, labels, {reduction: 'none'});
 tf.dispose([dC, perToken]);
 
+// Issue 14's patterns: tf.variableGrads, tf.variable / tf.randomNormal / TensorLike inputs, typed results.
+const {value, grads} = tf.variableGrads(() => linearCrossEntropy(hidden, classifier, labels));
+const lossValue: tf.Scalar = value;
+const lossFromArrays: tf.Scalar = linearCrossEntropy([[0.5, -1], [2, 0]], [[1, 0], [0, 1], [1, 1]], [2, -100]);
+const perToken1d: tf.Tensor1D = linearCrossEntropy(hidden, classifier, labels, {reduction: 'none'});
+tf.dispose([lossValue, lossFromArrays, perToken1d, ...Object.values(grads)]);
+
+// Core README: rank-3 hidden states, a dense kernel [D, V], shift, masking, extras, tf.Reduction.
+const seq = tf.randomNormal([2, 5, 16]);
+const seqTokens = tf.tensor2d([[3, 9, 1, 4, 4], [7, 0, 2, 2, 8]], [2, 5], 'int32');
+const kernel = tf.variable(tf.randomNormal([16, 12], 0, 0.1));
+const bias = tf.concat([tf.zeros([10]), tf.fill([2], -Infinity)]);
+const classWeights = tf.tensor1d([1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 0]);
+const out = linearCrossEntropy(seq, kernel, seqTokens, {
+  classifierLayout: 'dv', shift: true, bias, classWeights, labelSmoothing: 0.1, zLoss: 1e-4,
+  returnZLoss: true, returnPredictions: true, returnAccuracy: true, returnEntropy: true,
+});
+const outLoss: tf.Scalar = out.loss, outPredictions: tf.Tensor2D = out.predictions;
+const outAccuracy: tf.Scalar = out.accuracy, outEntropy: tf.Tensor2D = out.entropy, outZ: tf.Scalar = out.zLoss;
+tf.dispose([outLoss, outPredictions, outAccuracy, outEntropy, outZ]);
+const perPosition: tf.Tensor2D = linearCrossEntropy(seq, kernel, seqTokens, {classifierLayout: 'dv', reduction: 'none'});
+perPosition.dispose();
+const sgd = tf.train.sgd(0.1);
+sgd.minimize(() => linearCrossEntropy(seq, kernel, seqTokens, {classifierLayout: 'dv', shift: true, bias,
+                                                               reduction: tf.Reduction.MEAN}));
+
 // Core README: top-1 suppression and sparse expert dispatch.
 topOneSuppression(tf.randomNormal([4, 100]), 0.1).print();
 const x = tf.randomNormal([8, 16]), logits = tf.randomNormal([8, 4]);
