@@ -4,7 +4,8 @@
 //   node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]
 //
 // Parts:
-//   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS)
+//   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS; node-cpu-bare runs without
+//             tfjs's stock gradients)
 //             bundled to .build/tests/*.cjs, run by scripts/run_jasmine.cjs
 //   playground-e2e  scripts/playground_e2e.mjs: the browser playground trained on
 //             webgl and cpu in Chromium via playwright-core (skipped with --grep)
@@ -40,6 +41,8 @@ const require = createRequire(import.meta.url);
 // ({missing, requiredInCI: true}: skip, but fail when CI is set).
 const NODE_PARTS = [
   {name: 'node-cpu', entry: 'test/node_cpu.ts', out: '.build/tests/node_cpu.cjs'},
+  // tfjs-core + cpu + sluice with no stock gradients registered (the ops' gradients are self-contained).
+  {name: 'node-cpu-bare', entry: 'test/node_cpu_bare.ts', out: '.build/tests/node_cpu_bare.cjs'},
   {name: 'node-tensorflow', entry: 'test/node_tensorflow.ts', out: '.build/tests/node_tensorflow.cjs',
    external: ['@tensorflow/tfjs-node'], optional: true,
    env: async () => (await import('./tfjs_node_env.mjs')).tfjsNodeEnv()},

@@ -15,7 +15,8 @@ import {describeCompositeWarning, describeCoreBadInputs, describeExpertDispatchC
         describeLinearCrossEntropyConformance, describeNumericalExtremes,
         describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeSafetensors} from '@sluice/interop/testing/safetensors_test';
-import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs} from '@sluice/moe/testing';
+import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs,
+        describeRoutingConventions} from '@sluice/moe/testing';
 import {describeTransformersMapping} from '@sluice/moe/testing/transformers_mapping_test';
 import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_test';
 import {describeLinearCrossEntropyHead, describeRegularizerBadInputs,
@@ -39,6 +40,7 @@ export const SUITES: readonly Suite[] = [
   {name: 'fuzzer', define: describeFuzzSuite, envs: EVERYWHERE},
   {name: 'mixtureOfExperts conformance', define: describeMixtureOfExpertsConformance,
    envs: ['node-cpu', 'node-tensorflow', 'node-webgpu']},
+  {name: 'MoE routing conventions', define: describeRoutingConventions, envs: EVERYWHERE},
   {name: 'regularizers conformance', define: describeRegularizersConformance, envs: ['node-cpu', 'browser']},
   {name: 'linearCrossEntropyHead', define: describeLinearCrossEntropyHead, envs: EVERYWHERE},
   {name: 'bad inputs: core', define: describeCoreBadInputs, envs: EVERYWHERE},

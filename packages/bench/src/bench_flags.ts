@@ -34,8 +34,8 @@ export const BENCH_FLAGS = {
   h: {type: 'int', min: 1, help: 'moe: hidden units per expert (default 1024; 256 on a software GPU)'},
   e: {type: 'int', min: 1, default: 32, help: 'moe: experts'},
   k: {type: 'int', min: 1, default: 2, help: 'moe: experts per token'},
-  variants: {type: 'string', default: 'dense,loop,sparse',
-             help: 'moe: which of dense, loop, sparse to run (sparse always runs)'},
+  variants: {type: 'string', default: 'dense,loop,capacity,sparse',
+             help: 'moe: which of dense, loop, capacity, sparse to run (sparse always runs)'},
   repeats: {type: 'int', min: 1, help: 'timed repeats per variant, best kept, after one profiled run (default 1; 2 on webgl)'},
   out: {type: 'string', default: '.build/bench', help: 'folder for the markdown results'},
   'timeout-min': {type: 'number', min: 1, default: 30, help: 'webgl: minutes to wait for the page'},
@@ -91,9 +91,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
            JSON.stringify(flags.shapes));
     }
   }
-  const unknownVariant = flags.variants.split(',').find(v => !['dense', 'loop', 'sparse'].includes(v));
+  const unknownVariant = flags.variants.split(',').find(v => !['dense', 'loop', 'capacity', 'sparse'].includes(v));
   if (unknownVariant !== undefined) {
-    fail(program, '--variants', 'a comma-separated list of dense, loop, sparse', JSON.stringify(flags.variants));
+    fail(program, '--variants', 'a comma-separated list of dense, loop, capacity, sparse', JSON.stringify(flags.variants));
   }
   return {flags, given};
 }

@@ -6,7 +6,7 @@
  * no tensor behind. Run by the Node cpu entry (test/node_cpu.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
+import {peakBytesDuring} from '@sluice/core/testing';
 
 import {parseFlags} from './args';
 import {parseBenchArgs} from './bench_flags';

@@ -16,7 +16,7 @@ export async function describeAdapter(): Promise<string> {
   if (adapter == null) {
     return 'no adapter';
   }
-  const {vendor, architecture, device, description} = adapter.info;
+  const {vendor, architecture, device, description} = (adapter as GPUAdapter & {info: GPUAdapterInfo}).info;  // @webgpu/types here predates GPUAdapter.info
   return [vendor, architecture, device, description].filter(s => s).join(' / ') || 'unnamed adapter';
 }
 

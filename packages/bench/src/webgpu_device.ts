@@ -19,7 +19,8 @@ export function useWebGPUDefaultLimits(): void {
     const adapter = await navigator.gpu.requestAdapter({powerPreference: 'high-performance'});
     if (adapter == null) throw new Error('webgpu: Dawn offers no adapter');
     const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
-    return new WebGPUBackend(await adapter.requestDevice({requiredFeatures}), adapter.info);
+    return new WebGPUBackend(await adapter.requestDevice({requiredFeatures}),
+                            (adapter as GPUAdapter & {info: GPUAdapterInfo}).info);  // @webgpu/types predates .info
   }, 3);
 }
 

@@ -19,7 +19,7 @@ import '@sluice/backend-webgpu';
 
 import * as tf from '@tensorflow/tfjs-core';
 import {WebGPUBackend} from '@tensorflow/tfjs-backend-webgpu';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
+import {peakBytesDuring} from '@sluice/core/testing';
 
 import {MoECausalLM} from '../src/model/causal_lm';
 import {mixtralConfig} from '../src/model/config';
@@ -80,7 +80,8 @@ if ('gpu' in navigator) {
   tf.registerBackend('webgpu', async () => {
     const adapter = await navigator.gpu.requestAdapter();
     if (adapter == null) throw new Error('navigator.gpu.requestAdapter() found no adapter');
-    return new WebGPUBackend(await adapter.requestDevice(), adapter.info);
+    return new WebGPUBackend(await adapter.requestDevice(),
+                            (adapter as GPUAdapter & {info: GPUAdapterInfo}).info);  // @webgpu/types predates .info
   }, 3);
 }
 
@@ -211,6 +212,7 @@ async function train(big: boolean) {
       const b = sampleBatch(train, BATCH, CONTEXT, rng(1000 + step));
       const loss = optimizer.minimize(() => model.loss(tf.tensor1d(b.inputs, 'int32'), tf.tensor1d(b.targets, 'int32'),
                                                        BATCH, 0, true).total, true, variables)!;
+      model.moe.forEach(m => m?.endStep());  // the aux-loss-free bias moves once per optimizer step
       const value = (await loss.data())[0];
       loss.dispose();
       const m = await model.moe[0]!.readMetrics();

@@ -6,7 +6,7 @@
  * routeTopK and groupedMatMul). No tfjs here.
  */
 import type {LinearCrossEntropyOptions} from '../ops/linear_cross_entropy_options';
-import {dispatchReference, expertCombineReference, groupedMatMulReference,
+import {dispatchReference, expertCombineReference, groupedMatMulReference, staticSourceRows,
         routeTopKReference, routerScoresReference} from '../reference/expert_dispatch_ref';
 import {lceReferenceForward, LceRefForward, LceRefInput,
         lceReferenceShiftLabels} from '../reference/linear_cross_entropy_ref';
@@ -383,17 +383,19 @@ export interface DispatchFuzzCase {
   seed: number; description: string;
   n: number; d: number; e: number; k: number;
   capacity: number;  // -1: dropless
+  dropPolicy: 'position'|'slotMajor'|'score';
   indices: Int32Array;
+  gates: Float32Array;     // [N, k] for dropPolicy 'score'
   x: Float32Array;
   upstream: Float32Array;  // [M, D] weights of Σ dispatched ⊙ R (at least 1 element)
-  order: number[];
+  order: number[];         // sourceRows: -1 in the empty slots of the static layout
+  counts: number[];
   offsets: number[];
   dropped: number;
   dx: Float64Array;
 }
 
-/** `allowCapacity` false (webgpu without a dispatch kernel): the drawn capacity is replaced by dropless. */
-export function makeDispatchCase(seed: number, _index: number, allowCapacity = true): DispatchFuzzCase {
+export function makeDispatchCase(seed: number, _index: number): DispatchFuzzCase {
   const r = new Draw(seed);
   const n = r.chance(0.04) ? 0 : r.logInt(1, 160);
   const d = r.awkward(1, r.pick([4, 40, 70]));
@@ -420,23 +422,30 @@ export function makeDispatchCase(seed: number, _index: number, allowCapacity = t
     }
   }
   const perExpert = Math.ceil(n * k / e);
-  const drawn = r.chance(0.45) ? -1 : r.pick([0, 1, r.int(0, perExpert), r.int(perExpert, 2 * perExpert + 1)]);
-  const capacity = allowCapacity ? drawn : -1;
+  const capacity = r.chance(0.45) ? -1 : r.pick([0, 1, r.int(0, perExpert), r.int(perExpert, 2 * perExpert + 1)]);
+  const dropPolicy = r.pick(['position', 'slotMajor', 'score'] as const);
+  // Gates with ties (a coarse grid), so 'score' also exercises its tie rule.
+  const gates = Float32Array.from({length: n * k}, () => Math.round(r.rand() * 8) / 8);
   const x = uniformArray(r.rand, n * d);
-  const ref = dispatchReference(indices, e, capacity);
-  const order = ref.rowsOfExpert.flat();
+  // A capacity of N·k or more can drop nothing: the op runs it as dropless (ragged).
+  const staticCapacity = capacity >= n * k ? -1 : capacity;
+  const ref = dispatchReference(indices, e, staticCapacity, k, dropPolicy, gates);
+  const order = staticCapacity < 0 ? ref.rowsOfExpert.flat() : staticSourceRows(ref.rowsOfExpert, staticCapacity);
   const offsets = [0];
-  ref.rowsOfExpert.forEach(rows => offsets.push(offsets[offsets.length - 1] + rows.length));
+  ref.rowsOfExpert.forEach(rows => offsets.push(offsets[offsets.length - 1] + (staticCapacity < 0 ? rows.length :
+                                                                                                 staticCapacity)));
   const upstream = uniformArray(r.rand, Math.max(1, order.length * d));
   const dx = new Float64Array(n * d);
   order.forEach((p, row) => {
+    if (p < 0) return;
     const t = Math.floor(p / k);
     for (let q = 0; q < d; ++q) dx[t * d + q] += upstream[row * d + q];
   });
   const description = `expertDispatch seed=${seed} N=${n} D=${d} E=${e} k=${k} ` +
-      `capacity=${capacity < 0 ? 'none' : capacity}${drawn !== capacity ? ` (drawn ${drawn}, left out here)` : ''} ` +
-      `indices=${pattern} M=${order.length} dropped=${ref.dropped}`;
-  return {seed, description, n, d, e, k, capacity, indices, x, upstream, order, offsets, dropped: ref.dropped, dx};
+      `capacity=${capacity < 0 ? 'none' : capacity}${staticCapacity !== capacity ? ' (>= N·k: dropless)' : ''} ` +
+      `dropPolicy=${dropPolicy} indices=${pattern} M=${order.length} dropped=${ref.dropped}`;
+  return {seed, description, n, d, e, k, capacity, dropPolicy, indices, gates, x, upstream, order, offsets,
+          dropped: ref.dropped, counts: ref.counts, dx};
 }
 
 // ---------------------------------------------------------------- groupedMatMul
@@ -508,11 +517,14 @@ export function makeCombineCase(seed: number, _index: number): CombineFuzzCase {
     const expert = pairs.map(() => r.int(0, 7));
     pairs = pairs.map((p, i) => [expert[i], p]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(q => q[1]);
   }
+  // The static capacity layout's empty slots: rows -1 that add nothing.
+  const empties = r.chance(0.3) ? r.int(1, 6) : 0;
+  for (let i = 0; i < empties; ++i) pairs.splice(r.int(0, pairs.length), 0, -1);
   const rows = Int32Array.from(pairs);
   const m = rows.length;
   const y = uniformArray(r.rand, m * h), gates = uniformArray(r.rand, n * k, 0, 1);
   const upstream = uniformArray(r.rand, n * h);
   const ref = expertCombineReference(y, rows, gates, n, k, h, upstream);
-  const description = `expertCombine seed=${seed} N=${n} k=${k} H=${h} M=${m} rows=${order} kept=${fmt(keep)}`;
+  const description = `expertCombine seed=${seed} N=${n} k=${k} H=${h} M=${m} rows=${order} kept=${fmt(keep)} emptySlots=${empties}`;
   return {seed, description, n, k, h, m, rows, y, gates, upstream, out: ref.out, dY: ref.dY, dGates: ref.dGates};
 }

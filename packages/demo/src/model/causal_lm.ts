@@ -137,8 +137,8 @@ export class MoECausalLM {
   }
 
   private linear(x: tf.Tensor2D, name: string): tf.Tensor2D {
-    const y = tf.matMul(x, this.p(`${name}.weight`) as tf.Tensor2D, false, true);
-    return this.params.has(`${name}.bias`) ? tf.add(y, this.p(`${name}.bias`)) : y;
+    const y = tf.matMul(x, this.p(`${name}.weight`), false, true) as tf.Tensor2D;
+    return this.params.has(`${name}.bias`) ? tf.add(y, this.p(`${name}.bias`)) as tf.Tensor2D : y;
   }
 
   private tables(length: number): {rotary: RotaryTables, mask: tf.Tensor2D} {

@@ -134,7 +134,7 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
   }
   if (typeof parsed.tokenizer !== 'string' || parsed.config?.['model_type'] === undefined) {
     const old = Array.isArray((parsed as {vocabulary?: unknown}).vocabulary) ?
-        `by the older word-level model (a vocabulary of ${(parsed as {vocabulary: unknown[]}).vocabulary.length} ` +
+        `by the older word-level model (a vocabulary of ${(parsed as unknown as {vocabulary: unknown[]}).vocabulary.length} ` +
             'words, no transformers config)' :
         'in an unknown format (no tokenizer or model_type in its header)';
     throw new UsageError(`--resume: checkpoint '${file}' was written ${old}; this trainer's models use GPT-2 tokens ` +

@@ -153,6 +153,7 @@ async function main(): Promise<number> {
               `${ids.length} GPT-2 tokens (token cache ${cache}, ${Date.now() - t0} ms); unigram entropy ` +
               `${unigram.toFixed(3)} nats/token`);
 
+  const maxSupOn = a.maxSupFrom > 0 || a.maxSupTo > 0;
   const model = new MoECausalLM(config, a.seed, {biasUpdateRate: 0.01, routerZLoss: 1e-3, auxLoss: 0.01});
   const s = model.spec;
   const params = model.trainableVariables().reduce((n, v) => n + v.size, 0);
@@ -160,8 +161,8 @@ async function main(): Promise<number> {
               `(${s.numKvHeads} KV) of ${s.headDim}, ${s.numExperts} experts top-${s.topK} of ${s.expertHidden}` +
               `${s.sharedExperts ? ` + ${s.sharedExperts} shared` : ''}, vocabulary ${s.vocabSize}` +
               `${s.tieWordEmbeddings ? ' (tied head)' : ''}: ${(params / 1e6).toFixed(2)} M parameters; ` +
-              `${steps} steps of ${batch}×${a.context} tokens, fused linearCrossEntropy with MaxSup ` +
-              `${a.maxSupFrom}→${a.maxSupTo}`);
+              `${steps} steps of ${batch}×${a.context} tokens, fused linearCrossEntropy` +
+              (maxSupOn ? ` with MaxSup ${a.maxSupFrom}→${a.maxSupTo}` : ''));
   const optimizer = tf.train.adam(a.lr);
   const variables = model.trainableVariables();
   const moeLayers = model.moe.filter(m => m != null);
@@ -198,6 +199,8 @@ async function main(): Promise<number> {
     const alpha = a.maxSupFrom + (a.maxSupTo - a.maxSupFrom) * (step - 1) / Math.max(1, steps - 1);
     const loss = optimizer.minimize(() => model.loss(tf.tensor1d(b.inputs, 'int32'), tf.tensor1d(b.targets, 'int32'),
                                                      batch, alpha, true).total, true, variables)!;
+    // One optimizer step done: each MoE layer's aux-loss-free bias moves once, from this step's counts.
+    model.moe.forEach(m => m?.endStep());
     const value = (await loss.data())[0];
     loss.dispose();
     if (!Number.isFinite(value)) throw new Error(`training diverged at step ${step}: loss ${value}`);
@@ -257,7 +260,8 @@ async function main(): Promise<number> {
     title: `sluice: a ${s.architecture} language model on Moby-Dick`,
     subtitle: `${s.numLayers} layers, width ${s.hiddenSize}, ${s.numExperts} experts top-${s.topK}, GPT-2 tokens ` +
         `(vocabulary ${s.vocabSize}), ${history.steps.length} steps of ${tokensPerStep} tokens on '${backend.name}' ` +
-        `(${backend.why}). Train curve: the objective (cross-entropy + MaxSup + MoE auxiliary losses); ` +
+        `(${backend.why}). Train curve: the objective (cross-entropy${maxSupOn ? ' + MaxSup' : ''} + MoE auxiliary ` +
+        'losses); ' +
         'validation: plain cross-entropy.',
     history, unigram, memory, sample, config,
   }));

@@ -147,6 +147,7 @@ class TrainerRun {
       const loss = this.optimizer.minimize(() => this.model.loss(tf.tensor1d(b.inputs, 'int32'),
                                                                  tf.tensor1d(b.targets, 'int32'), 4, 0.1, true).total,
                                            true, vars)!;
+      this.model.moe.forEach(m => m?.endStep());
       this.losses.push((await loss.data())[0]);
       loss.dispose();
     }
