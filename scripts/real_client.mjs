@@ -20,8 +20,9 @@
 //        install cannot download its addon); `<!-- test: skip (why) -->`
 //        skips it, printing why. Other languages (sh, html) are not run.
 //   4. `tsc --strict --noEmit` of scripts/real_client/program.ts (every op,
-//      the head layer and the MoE layer as the READMEs show them), resolved
-//      through the tarballs' exports maps (module nodenext);
+//      the head layer and the MoE layer as the READMEs show them; the MoE ops
+//      and top-1 suppression in program_moe_ops.ts), resolved through the
+//      tarballs' exports maps (module nodenext), one spec per file;
 //   5. self-contained gradients (issue 14, item 2): scripts/real_client/
 //      core_only.mjs runs forward and backward of every op with
 //      @tensorflow/tfjs-core plus one backend and nothing else registered
@@ -242,17 +243,35 @@ for (const b of jsBlocks) {
   }
 }
 
-// ---- 4. TypeScript: the program and the ts blocks, strict -----------------------------------
-cpSync(path.join(ROOT, 'scripts', 'real_client', 'program.ts'), path.join(project, 'program.ts'));
+// ---- 4. TypeScript: the programs and the ts blocks, strict, one tsc run, one spec per file ----------
+const PROGRAMS = {
+  'program.ts': 'scripts/real_client/program.ts (linearCrossEntropy, the head layer, losses, the MoE layer)',
+  'program_moe_ops.ts': 'scripts/real_client/program_moe_ops.ts (topOneSuppression and the MoE ops)',
+};
+for (const f of Object.keys(PROGRAMS)) cpSync(path.join(ROOT, 'scripts', 'real_client', f), path.join(project, f));
+const tsFiles = [...Object.keys(PROGRAMS), ...tsBlockFiles.map(f => path.basename(f.file))];
 writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({
   compilerOptions: {strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022',
                     lib: ['es2022', 'dom'], skipLibCheck: true, types: []},
-  files: ['program.ts', ...tsBlockFiles.map(f => path.basename(f.file))],
+  files: tsFiles,
 }, null, 2));
 const tsc = run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project],
                 {cwd: project});
-spec('tsc --strict --noEmit: scripts/real_client/program.ts (every op, the head layer, the MoE layer) ' +
-     `and ${tsBlockFiles.length} README ts block(s), through the exports maps`, tsc.ok, tail(tsc.output, 30));
+// tsc prints `file(line,col): error ...` and indented continuation lines: each error goes to its file's spec.
+const tscErrors = new Map(tsFiles.map(f => [f, []]));
+let current = null;
+for (const line of tsc.output.split('\n')) {
+  const file = /^([^\s(]+)\(\d+,\d+\): error/.exec(line)?.[1];
+  if (file != null) current = tscErrors.has(file) ? file : null;
+  if (current != null && line.trim()) tscErrors.get(current).push(line);
+}
+for (const f of tsFiles) {
+  const what = PROGRAMS[f] ?? `the ts block ${tsBlockFiles.find(b => path.basename(b.file) === f).name}`;
+  spec(`tsc --strict --noEmit through the exports maps: ${what}`, tscErrors.get(f).length === 0,
+       tscErrors.get(f).join('\n'));
+}
+const attributed = [...tscErrors.values()].some(e => e.length > 0);
+if (!tsc.ok && !attributed) spec('tsc --strict --noEmit ran', false, tail(tsc.output, 30));
 
 // ---- 5. self-contained gradients in Node ---------------------------------------------------
 for (const f of ['core_only.mjs', 'core_only_ops.mjs']) cpSync(path.join(ROOT, 'scripts', 'real_client', f), path.join(project, f));

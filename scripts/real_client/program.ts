@@ -1,12 +1,12 @@
 // A user's TypeScript program, type-checked by scripts/real_client.mjs with
 // `tsc --strict --noEmit` against the packed tarballs (module nodenext, so
 // through their exports maps): every op, the head layer and the MoE layer,
-// written as the READMEs show them, no casts.
+// written as the READMEs show them, no casts. The MoE ops and top-1
+// suppression are in program_moe_ops.ts, checked as its own spec.
 import * as tf from '@tensorflow/tfjs';
 import '@sluice/backend-cpu';
 import {registerKernels, KERNEL_CONFIGS} from '@sluice/backend-cpu/base';
-import {expertCombine, expertDispatch, groupedMatMul, linearCrossEntropy, routeTopK, SLUICE_FORCE_COMPOSITE,
-        SLUICE_WARN_COMPOSITE, topOneSuppression} from '@sluice/core';
+import {linearCrossEntropy, SLUICE_FORCE_COMPOSITE, SLUICE_WARN_COMPOSITE} from '@sluice/core';
 import {mixtureOfExperts, moeCallback} from '@sluice/moe';
 import {headLoss, linearCrossEntropyHead, linearSchedule, maxSupCrossEntropy, scheduleCallback,
         sparseCategoricalCrossEntropy} from '@sluice/regularizers';
@@ -55,16 +55,6 @@ perPosition.dispose();
 const sgd = tf.train.sgd(0.1);
 sgd.minimize(() => linearCrossEntropy(seq, kernel, seqTokens, {classifierLayout: 'dv', shift: true, bias,
                                                                reduction: tf.Reduction.MEAN}));
-
-// Core README: top-1 suppression and sparse expert dispatch.
-topOneSuppression(tf.randomNormal([4, 100]), 0.1).print();
-const x = tf.randomNormal([8, 16]), logits = tf.randomNormal([8, 4]);
-const w1 = tf.randomNormal([4, 16, 32]), w2 = tf.randomNormal([4, 32, 16]);
-const {expertIndices, gates} = routeTopK(logits, 2);
-const d = expertDispatch(x, expertIndices, 4, {capacity: 5});
-const h = tf.relu(groupedMatMul(d.dispatched, w1, d.expertOffsets));
-const y: tf.Tensor2D = expertCombine(groupedMatMul(h, w2, d.expertOffsets), d.sourceRows, gates);
-y.print();
 
 // Regularizers README: losses for model.compile, schedules, the fused head.
 const alpha = linearSchedule(0.1, 0.2, 40);
