@@ -4,24 +4,20 @@
 // global `sluice.<camelCase dir>`), for every library package, i.e. every
 // packages/<dir> with src/index.ts and a tsconfig.json.
 //
-// What stays external (never bundled):
-//   - @sluice/* (global `sluice.<name>` in UMD) and every public tfjs entry
-//     `@tensorflow/<pkg>` (global `tf`: tf.min.js and the backend UMD bundles
-//     all extend that one global);
-//   - deep imports of tfjs-node(-gpu) (`@tensorflow/tfjs-node/dist/...`):
-//     CommonJS files Node requires as they are; there is no browser UMD for it.
-// What is inlined, in the CJS and UMD bundles only (the ESM build keeps every
-// import as written, for the user's bundler to resolve):
-//   - the other deep imports, `@tensorflow/tfjs-backend-{webgl,webgpu}/dist/...`.
-//     They cannot stay external there: tfjs publishes those files as ES
-//     modules with extensionless relative imports, so Node's require() (and
-//     Node's ESM loader) fail on them, and the `tf` global exposes only the
-//     public API, so a UMD global cannot map to them either. Only the
-//     tree-shaken closure of the deep-imported internals is copied (their own
-//     imports of `@tensorflow/tfjs-core` stay external); scripts/check_dist.mjs
-//     lists them per bundle and fails if tfjs-core itself, or anything that
-//     registers a backend, ends up inside a bundle. Type-only deep imports
-//     (`import type`) are erased by tsc and cost nothing.
+// What stays external (never bundled): every tfjs module, `@tensorflow/<pkg>`
+// and deep `@tensorflow/<pkg>/dist/...` alike (global `tf` in UMD: tf.min.js
+// and the backend UMD bundles all extend that one global), and @sluice/*
+// (global `sluice.<name>`). So no bundle carries tfjs source: what no public
+// tfjs entry exports, the backends reach through the kernel registry or the
+// backend object at run time, or write themselves (each backend's
+// src/internal.ts); type-only deep imports are erased by tsc. The ESM build
+// keeps every import as written, for the user's bundler to resolve.
+// scripts/check_dist.mjs fails if any tfjs module ends up inside a bundle.
+//
+// A package with src/base.ts (the backends: kernel configs and
+// registerKernels(), without the registering side effect) gets a second CJS
+// entry, dist/sluice-<dir>-base.node.cjs, for `require('<pkg>/base')`; the
+// main CJS entry requires it rather than copying it.
 import resolve from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import {existsSync, readdirSync, readFileSync} from 'node:fs';
@@ -40,10 +36,6 @@ export function libraries() {
 
 export const camel = dir => dir.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
 
-/** Inlined in CJS/UMD, see above. Anything else under @tensorflow/ or @sluice/ is external. */
-export function isInlinedDeepImport(id) {
-  return /^@tensorflow\/[a-z0-9-]+\/./.test(id) && !/^@tensorflow\/tfjs-node(-gpu)?\//.test(id);
-}
 
 // @sluice/core/internal is inlined too: small and stateless helpers (the
 // composite registry lives on globalThis), so a <script> user loads no extra
@@ -51,7 +43,7 @@ export function isInlinedDeepImport(id) {
 function isExternal(id) {
   if (id === '@sluice/core/internal') return false;
   if (/^@sluice\//.test(id)) return true;
-  return /^@tensorflow\//.test(id) && !isInlinedDeepImport(id);
+  return /^@tensorflow\//.test(id);
 }
 
 // Rollup also passes the segments of the UMD `name` through `globals`
@@ -81,9 +73,15 @@ function configsFor(dir) {
   if (!pkg.main || !pkg.main.endsWith('.node.cjs')) {
     throw new Error(`rollup: ${pkg.name} needs "main": "dist/sluice-${dir}.node.cjs" in its package.json`);
   }
+  const mainName = path.basename(pkg.main, '.cjs');
+  const cjsInput = {[mainName]: input};
+  const base = path.join(root, 'dist', 'base.js');
+  if (existsSync(path.join(root, 'src', 'base.ts'))) cjsInput[`sluice-${dir}-base.node`] = base;
   const configs = [{
-    input, external: isExternal, plugins: plugins(), onwarn,
-    output: {file: path.join(root, pkg.main), format: 'cjs', sourcemap: true, banner, exports: 'named'},
+    input: cjsInput, external: isExternal, plugins: plugins(), onwarn,
+    output: {dir: path.join(root, path.dirname(pkg.main)), entryFileNames: '[name].cjs',
+             chunkFileNames: `sluice-${dir}-shared.node.cjs`, format: 'cjs', sourcemap: true, banner,
+             exports: 'named'},
   }];
   if (pkg.unpkg) {
     configs.push({

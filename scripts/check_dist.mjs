@@ -4,9 +4,12 @@
 // For each packages/<dir>:
 //   - package.json: main/module/types/unpkg/jsdelivr/files/peerDependencies, and
 //     the files they name exist;
-//   - no tfjs inside: a bundle's source map may list only the deep-imported
-//     webgl/webgpu internals (see rollup.config.mjs), never tfjs-core, and no
-//     bundle registers a backend;
+//   - package.json: LICENSE (the root's Apache-2.0 text), repository, homepage,
+//     bugs, and an `exports` map (types, ESM `import`, CJS `require` and
+//     `node`; `./base` for backends, `./internal` and `./testing` for core)
+//     whose files exist;
+//   - no tfjs inside: no bundle's source map lists any tfjs module (zero
+//     inlined), and no bundle registers a backend;
 //   - the CJS bundle (`main`) loads with require(), next to tfjs-core's own CJS
 //     build, tfjs-backend-cpu and the package's other peers, exports what it
 //     should, and backends register their KERNEL_CONFIGS for the right backend;
@@ -21,11 +24,11 @@
 //     require() and export what they should; a safetensors round trip runs
 //     through the CJS, the UMD and the Node sub-entry bundles; the interop
 //     main entry bundles for the browser without any node: builtin.
-import {existsSync, readFileSync, realpathSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync, realpathSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
 
-import {camel, isInlinedDeepImport, libraries, subEntries} from '../rollup.config.mjs';
+import {camel, libraries, subEntries} from '../rollup.config.mjs';
 import {ROOT} from './bundle.mjs';
 
 const require = createRequire(path.join(ROOT, 'package.json'));
@@ -87,27 +90,69 @@ function checkPackageJson(dir, pkg) {
   return problems;
 }
 
-/** tfjs modules a bundle carries, from its source map; throws if it may not carry them. */
-function inlinedTfjs(file) {
+/** Throws unless the bundle carries no module from node_modules (tfjs stays an import or the `tf` global). */
+function assertNoTfjsInside(file) {
   const code = readFileSync(file, 'utf8');
   if (/\bregisterBackend\(/.test(code)) throw new Error(`${path.basename(file)} registers a backend`);
   const map = JSON.parse(readFileSync(`${file}.map`, 'utf8'));
-  const inlined = [];
-  let bytes = 0;
-  map.sources.forEach((source, i) => {
-    const at = source.lastIndexOf('node_modules/');
-    if (at < 0) return;
-    const id = source.slice(at + 'node_modules/'.length).replace(/\.js$/, '');
-    if (!isInlinedDeepImport(id) || id.startsWith('@tensorflow/tfjs-core/')) {
-      throw new Error(`${path.basename(file)} bundles ${id}`);
+  const inlined = map.sources.filter(source => source.includes('node_modules/'))
+                      .map(source => source.slice(source.lastIndexOf('node_modules/') + 'node_modules/'.length));
+  if (inlined.length > 0) {
+    throw new Error(`${path.basename(file)} inlines ${inlined.length} module(s) from node_modules: ` +
+                    `${inlined.slice(0, 5).join(', ')}${inlined.length > 5 ? ', ...' : ''}`);
+  }
+}
+
+/** Every bundle rollup wrote for a package: its CJS entries and chunks, and the UMD. */
+function bundlesOf(dir) {
+  const dist = path.join(ROOT, 'packages', dir, 'dist');
+  return readdirSync(dist).filter(f => /\.(node\.cjs|min\.js)$/.test(f)).map(f => path.join(dist, f));
+}
+
+const LICENSE_TEXT = readFileSync(path.join(ROOT, 'LICENSE'), 'utf8');
+const REPOSITORY = 'https://github.com/sluice-ml/sluice';
+
+/** The exports map: each condition's file exists; the subpaths each kind of package must offer. */
+function checkExportsMap(dir, pkg) {
+  const problems = [];
+  const exp = pkg.exports;
+  if (exp == null || typeof exp !== 'object') return ['no "exports" map'];
+  const want = ['.', './package.json', ...(BACKENDS[dir] ? ['./base'] : []),
+                ...(dir === 'core' ? ['./internal', './testing'] : [])];
+  for (const sub of want) {
+    if (exp[sub] == null) problems.push(`"exports" has no "${sub}"`);
+  }
+  for (const [sub, target] of Object.entries(exp)) {
+    const conditions = typeof target === 'string' ? {default: target} : target;
+    for (const [condition, file] of Object.entries(conditions)) {
+      if (!existsSync(path.join(ROOT, 'packages', dir, file))) {
+        problems.push(`"exports"["${sub}"].${condition}: ${file} does not exist`);
+      }
     }
-    inlined.push(id);
-    bytes += map.sourcesContent?.[i]?.length ?? 0;
-  });
-  if (inlined.length === 0) return '';
-  const owners = [...new Set(inlined.map(id => id.split('/').slice(0, 2).join('/')))];
-  return `; inlines ${inlined.length} internal module(s) of ${owners.join(', ')} (${(bytes / 1024).toFixed(0)} KiB ` +
-         `of source) that no public tfjs entry exports`;
+    const needed = sub === './package.json' ? [] :
+                   sub === './internal' || sub === './testing' ? ['types', 'import'] :
+                   ['types', 'import', 'require', 'node'];
+    for (const condition of needed) {
+      if (conditions[condition] == null) problems.push(`"exports"["${sub}"] has no "${condition}"`);
+    }
+  }
+  return problems;
+}
+
+function checkPublishing(dir, pkg) {
+  const problems = checkExportsMap(dir, pkg);
+  const license = path.join(ROOT, 'packages', dir, 'LICENSE');
+  if (!existsSync(license) || readFileSync(license, 'utf8') !== LICENSE_TEXT) {
+    problems.push('LICENSE missing or not the root LICENSE');
+  }
+  if (!pkg.files?.includes('LICENSE')) problems.push('"files" does not include LICENSE');
+  if (pkg.files?.includes('src')) problems.push('"files" ships src/ (sources and tests)');
+  if (pkg.repository?.url !== `git+${REPOSITORY}.git` || pkg.repository?.directory !== `packages/${dir}`) {
+    problems.push(`"repository" is not {url: git+${REPOSITORY}.git, directory: packages/${dir}}`);
+  }
+  if (pkg.homepage !== `${REPOSITORY}/tree/main/packages/${dir}#readme`) problems.push('"homepage" is not the README');
+  if (pkg.bugs?.url !== `${REPOSITORY}/issues`) problems.push('"bugs" is not the issue tracker');
+  return problems;
 }
 
 function checkExports(dir, mod) {
@@ -154,14 +199,16 @@ for (const dir of dirs) {
     continue;
   }
   const pkg = pkgs[dir] = JSON.parse(readFileSync(pkgPath, 'utf8'));
-  const problems = checkPackageJson(dir, pkg);
+  const problems = [...checkPackageJson(dir, pkg), ...checkPublishing(dir, pkg)];
   if (problems.length > 0) {
     fail(pkg.name, `package.json: ${problems.join('; ')}`);
     continue;
   }
   let inlined;
   try {
-    inlined = [pkg.main, pkg.unpkg].filter(Boolean).map(f => inlinedTfjs(path.join(ROOT, 'packages', dir, f)))[0];
+    const bundles = bundlesOf(dir);
+    bundles.forEach(assertNoTfjsInside);
+    inlined = `; ${bundles.length} bundle(s), no tfjs module inlined`;
   } catch (e) {
     fail(pkg.name, e.message);
     continue;

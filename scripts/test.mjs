@@ -15,6 +15,11 @@
 //             package, torch and transformers; it calls test/python/sluice_cli.ts,
 //             bundled to .build/tests/sluice_cli.cjs. Without the venv it is
 //             skipped (1 skipped, the reason printed), a failure when CI is set.
+//   real-client  scripts/real_client.mjs: the packed tarballs installed in a
+//             fresh project; every README block run (Node ESM/CJS, Chromium),
+//             tsc --strict of a user program, self-contained gradients (Node
+//             part; minutes of packing and installing, so with --grep it runs
+//             only when named: `--part real-client [--grep <check>]`)
 //   browser   test/browser_entry.ts bundled (IIFE) to .build/tests/browser.js,
 //             run once by karma in headless Chromium (karma.conf.js): cpu,
 //             webgl and, when the browser offers an adapter, webgpu
@@ -66,7 +71,7 @@ function parseArgs(argv) {
       if (i + 1 >= argv.length) usage(2);
       opts.grep = argv[++i];
     } else if (a === '--part') {
-      // Only the parts named (node-cpu, node-tensorflow, node-webgpu, python, browser, playground-e2e).
+      // Only the parts named (node-cpu, node-tensorflow, node-webgpu, python, browser, playground-e2e, real-client).
       if (i + 1 >= argv.length) usage(2);
       opts.parts = new Set(argv[++i].split(','));
     } else if (a.startsWith('--grep=')) {
@@ -304,6 +309,17 @@ async function runPlaygroundPart() {
   return {name, ...judge(name, outcome, ''), seconds: seconds(started)};
 }
 
+/** The packages as users get them (scripts/real_client.mjs): tarballs in a fresh project. */
+async function runRealClientPart(grep) {
+  const name = 'real-client';
+  const started = Date.now();
+  console.log(`\n=== ${name}: npm pack, a fresh project, every README block, tsc --strict, core-only gradients`);
+  const args = [path.join(ROOT, 'scripts', 'real_client.mjs')];
+  if (grep) args.push('--grep', grep);
+  const outcome = await runChild(process.execPath, args, {});
+  return {name, ...judge(name, outcome, grep), seconds: seconds(started)};
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -319,6 +335,9 @@ async function main() {
   }
   if (opts.browser && wanted('browser')) results.push(await runBrowserPart(opts.grep));
   if (opts.browser && !opts.grep && wanted('playground-e2e')) results.push(await runPlaygroundPart());
+  // Minutes of packing and installing: with --grep only when named (`--part real-client`).
+  const realClient = opts.parts != null ? opts.parts.has('real-client') : !opts.grep;
+  if (opts.node && realClient) results.push(await runRealClientPart(opts.grep));
 
   const total = {passed: 0, failed: 0, skipped: 0};
   console.log('\n=== summary');

@@ -17,6 +17,7 @@ import '@sluice/backend-node';
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {describeNodeLinearCrossEntropy} from '@sluice/backend-node/linear_cross_entropy_node_test';
 import {describeMoeFileRoundTrip} from '@sluice/moe/testing/moe_file_io_test';
+import {describeHeadFileRoundTrip} from '@sluice/regularizers/testing/head_file_io_test';
 
 import {defineSuites} from './suites';
 
@@ -27,4 +28,7 @@ defineSuites('node-tensorflow', [
   {name: 'moe file:// round trip',
    define: () => describeMoeFileRoundTrip(
        tfnode.io.fileSystem as unknown as Parameters<typeof describeMoeFileRoundTrip>[0])},
+  {name: 'linearCrossEntropyHead file:// round trip',
+   define: () => describeHeadFileRoundTrip(
+       tfnode.io.fileSystem as unknown as Parameters<typeof describeHeadFileRoundTrip>[0])},
 ]);

@@ -11,7 +11,7 @@ import {describeWebGLLinearCrossEntropy} from '@sluice/backend-webgl/linear_cros
 import {describeWebGPUExpertDispatch} from '@sluice/backend-webgpu/expert_dispatch_webgpu_test';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
 import {describeWebGPULimits} from '@sluice/backend-webgpu/limits_webgpu_test';
-import {describeCoreBadInputs, describeExpertDispatchConformance, describeFuzzSuite,
+import {describeCompositeWarning, describeCoreBadInputs, describeExpertDispatchConformance, describeFuzzSuite,
         describeLinearCrossEntropyConformance, describeNumericalExtremes,
         describeTopOneSuppressionConformance} from '@sluice/core/testing';
 import {describeSafetensors} from '@sluice/interop/testing/safetensors_test';
@@ -19,7 +19,8 @@ import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadI
         describeRoutingConventions} from '@sluice/moe/testing';
 import {describeTransformersMapping} from '@sluice/moe/testing/transformers_mapping_test';
 import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_test';
-import {describeRegularizerBadInputs, describeRegularizersConformance} from '@sluice/regularizers/testing';
+import {describeLinearCrossEntropyHead, describeRegularizerBadInputs,
+        describeRegularizersConformance} from '@sluice/regularizers/testing';
 
 export type TestEnvName = 'node-cpu'|'node-tensorflow'|'node-webgpu'|'browser';
 
@@ -41,9 +42,11 @@ export const SUITES: readonly Suite[] = [
    envs: ['node-cpu', 'node-tensorflow', 'node-webgpu']},
   {name: 'MoE routing conventions', define: describeRoutingConventions, envs: EVERYWHERE},
   {name: 'regularizers conformance', define: describeRegularizersConformance, envs: ['node-cpu', 'browser']},
+  {name: 'linearCrossEntropyHead', define: describeLinearCrossEntropyHead, envs: EVERYWHERE},
   {name: 'bad inputs: core', define: describeCoreBadInputs, envs: EVERYWHERE},
   {name: 'bad inputs: moe', define: describeMoeBadInputs, envs: EVERYWHERE},
   {name: 'bad inputs: regularizers', define: describeRegularizerBadInputs, envs: EVERYWHERE},
+  {name: 'composite warning', define: describeCompositeWarning, envs: EVERYWHERE},
   {name: 'numerical extremes', define: describeNumericalExtremes, envs: EVERYWHERE},
   {name: 'leaks over 1000 training steps', define: describeLeakChecks, envs: EVERYWHERE},
   {name: 'webgpu limits (Node)', define: describeWebGPULimits, envs: ['node-webgpu']},

@@ -1,5 +1,5 @@
 /**
- * The flags of `npm run bench -- --op cce|moe ...`, shared by both entries:
+ * The flags of `npm run bench -- --op cce|moe|head ...`, shared by both entries:
  * main.ts (Node: cpu, tensorflow, webgpu) and run_browser_bench.mjs (webgl in
  * headless Chromium), so `--help` and the errors are the same on every
  * backend. Flags that belong to one op or backend are an error elsewhere
@@ -10,13 +10,16 @@ import {fail} from '@sluice/core/internal';
 import {FlagValues, helpText, parseFlags} from './args';
 
 export const BENCH_FLAGS = {
-  op: {type: 'string', choices: ['cce', 'moe'], default: 'cce',
-       help: 'which benchmark: cce (fused cross-entropy) or moe (sparse expert dispatch)'},
+  op: {type: 'string', choices: ['cce', 'moe', 'head'], default: 'cce',
+       help: 'which benchmark: cce (fused cross-entropy), moe (sparse expert dispatch) or head (one model.fit ' +
+           'step of linearCrossEntropyHead vs tf.layers.dense + softmaxCrossEntropy)'},
   backend: {type: 'string', choices: ['cpu', 'tensorflow', 'webgpu', 'webgl'], default: 'cpu',
             help: 'tfjs backend: cpu, tensorflow (tfjs-node), webgpu (Dawn), webgl (headless Chromium)'},
   n: {type: 'int', min: 1, help: 'tokens (default: 2048 on cpu/tensorflow; the issue shape, scaled on a software GPU)'},
   d: {type: 'int', min: 1, help: 'hidden size (default: 128 on cpu/tensorflow; as --n on GPUs)'},
-  v: {type: 'ints', min: 1, help: 'cce: vocabulary size, or a comma-separated list of them (default 32768)'},
+  v: {type: 'ints', min: 1,
+      help: 'cce: vocabulary size, or a comma-separated list of them (default 32768); head: one vocabulary size'},
+  t: {type: 'int', min: 1, help: 'head: tokens per sequence (default 256; N = n/t sequences of t tokens)'},
   shapes: {type: 'string', help: 'cce: shapes NxDxV,... instead of --n/--d/--v (e.g. 1024x64x8192,1024x16x81920)'},
   'vocab-sweep': {type: 'boolean',
                   help: 'cce: the real vocabularies V=50257,128256,151936,262144 at N=4096 D=256 (on a software ' +
@@ -40,10 +43,11 @@ export const BENCH_FLAGS = {
 
 export type BenchFlags = FlagValues<typeof BENCH_FLAGS>;
 
-export const BENCH_USAGE = 'usage: npm run bench -- --op cce|moe [--backend cpu|tensorflow|webgpu|webgl] [flags]';
+export const BENCH_USAGE = 'usage: npm run bench -- --op cce|moe|head [--backend cpu|tensorflow|webgpu|webgl] [flags]';
 
 const ONLY: Array<[flag: keyof typeof BENCH_FLAGS, when: (f: BenchFlags) => boolean, where: string]> = [
-  ['v', f => f.op === 'cce', '--op cce'],
+  ['v', f => f.op === 'cce' || f.op === 'head', '--op cce or head'],
+  ['t', f => f.op === 'head', '--op head'],
   ['shapes', f => f.op === 'cce', '--op cce'],
   ['vocab-sweep', f => f.op === 'cce', '--op cce'],
   ['mem-budget', f => f.op === 'cce' && (f.backend === 'cpu' || f.backend === 'tensorflow'),
@@ -74,6 +78,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       fail(program, `--${flag}`, `left out (it is for ${where})`,
            `'--${flag}' with --op ${flags.op} --backend ${flags.backend}`);
     }
+  }
+  if (flags.op === 'head' && flags.backend === 'webgl') {
+    fail(program, '--backend', 'cpu, tensorflow or webgpu for --op head (the webgl runner has no head page)',
+         `'webgl'`);
   }
   if (given.has('shapes')) {
     const clash = ['n', 'd', 'v', 'vocab-sweep'].find(f => given.has(f));

@@ -6,7 +6,7 @@
  * no tensor behind. Run by the Node cpu entry (test/node_cpu.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
+import {peakBytesDuring} from '@sluice/core/testing';
 
 import {parseFlags} from './args';
 import {parseBenchArgs} from './bench_flags';
@@ -66,6 +66,11 @@ export function describeBench() {
       expect(() => parseBenchArgs(['--shapes', '8x4x16', '--v', '3'])).toThrowError(/--shapes must be used without --v/);
       expect(() => parseBenchArgs(['--shapes', '8x0x16'])).toThrowError(/--shapes must be positive NxDxV/);
       expect(() => parseBenchArgs(['--op', 'moe', '--variants', 'dense,foo'])).toThrowError(/--variants must be/);
+      expect(parseBenchArgs(['--op', 'head', '--t', '64', '--v', '512']).flags)
+          .toEqual(jasmine.objectContaining({op: 'head', t: 64, v: [512]}));
+      expect(() => parseBenchArgs(['--op', 'cce', '--t', '64'])).toThrowError(/--t must be left out \(it is for --op head\)/);
+      expect(() => parseBenchArgs(['--op', 'head', '--backend', 'webgl']))
+          .toThrowError(/^bench: --backend must be cpu, tensorflow or webgpu for --op head/);
     });
   });
 

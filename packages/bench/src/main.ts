@@ -20,6 +20,7 @@ import {BenchFlags, parseBenchArgs} from './bench_flags';
 import {benchCce, benchCceExtras, cceExtrasTable, cceTable} from './cce_bench';
 import {CceShape, cceShapes, CceTarget, describeShape, isSoftwareTarget} from './cce_shapes';
 import {describeMachine} from './machine';
+import {benchHead, headTable} from './head_bench';
 import {formatBytes} from './measure';
 import {benchMoe, moeTable} from './moe_bench';
 import {memoryBudget} from './naive_peak';
@@ -78,6 +79,20 @@ async function runMoe(flags: BenchFlags, given: Set<string>, machine: string, ad
   const section = `### MoE feed-forward forward+backward, ${dims}\n\nMachine: ${machine}. ${today()}.\n\n${table}\n`;
   console.log(`\n${section}`);
   writeSection(flags.out, `moe-${flags.backend}.md`, section);
+}
+
+async function runHead(flags: BenchFlags, machine: string) {
+  if (flags.v != null && flags.v.length !== 1) {
+    throw new Error(`bench: --op head takes one vocabulary size, got --v ${flags.v.join(',')}`);
+  }
+  const n = flags.n ?? 2048, t = Math.min(flags.t ?? 256, n);
+  const shape = {b: Math.max(1, Math.floor(n / t)), t, d: flags.d ?? 128, v: flags.v?.[0] ?? 32768};
+  console.log(`one model.fit step (trainOnBatch, SGD) of a head, B=${shape.b} T=${t} D=${shape.d} V=${shape.v}`);
+  const table = headTable(shape, await benchHead(shape, flags.repeats ?? 1, s => console.log(s)));
+  const section = `### One model.fit step of a language-model head, N=${shape.b * t} (B=${shape.b}, T=${t}) ` +
+      `D=${shape.d} V=${shape.v}\n\nMachine: ${machine}. ${today()}.\n\n${table}\n`;
+  console.log(`\n${section}`);
+  writeSection(flags.out, `head-${flags.backend}.md`, section);
 }
 
 async function runCce(flags: BenchFlags, shapes: CceShape[], machine: string, adapter: string|undefined) {
@@ -146,6 +161,10 @@ async function main() {
   console.log(`sluice bench: ${flags.op} on ${machine}`);
   if (flags.op === 'moe') {
     await runMoe(flags, given, machine, adapter);
+    return;
+  }
+  if (flags.op === 'head') {
+    await runHead(flags, machine);
     return;
   }
   const target: CceTarget = adapter == null ? 'host' : isSoftwareAdapter(adapter) ? 'software-webgpu' : 'gpu';

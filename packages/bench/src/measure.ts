@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
+import {peakBytesDuring} from '@sluice/core/testing';
 
 import {texturePeakDuring} from './webgl_bench';
 import {gpuPeakBytesDuring, throwOnWebGPUErrors} from './webgpu_bench';

@@ -9,7 +9,7 @@ import './register_all_gradients';
 import './composite/register_all_composites';
 
 export * from './kernel_names';
-export {SLUICE_FORCE_COMPOSITE} from './flags';
+export {SLUICE_FORCE_COMPOSITE, SLUICE_WARN_COMPOSITE} from './flags';
 export {linearCrossEntropy} from './ops/linear_cross_entropy';
 export {AUTO_GRAD_FILTER_EPS} from './ops/linear_cross_entropy_options';
 export type {LinearCrossEntropyOptions, LinearCrossEntropyResult, PerTokenOptions, Reduction, ResultOf, ScalarOptions,

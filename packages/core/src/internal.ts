@@ -3,7 +3,8 @@
  * regularizers, moe, demo), and what core's ops, composites and gradients
  * import. Not a user API: names here may change between minor versions.
  */
-export {SLUICE_FORCE_COMPOSITE} from './flags';
+export {SLUICE_FORCE_COMPOSITE, SLUICE_WARN_COMPOSITE} from './flags';
+export {resetCompositeWarnings, SLUICE_BACKEND_PACKAGES, warnIfBackendPackageMissing} from './internal/composite_warning';
 export {dispatchPlan, pairPriority} from './internal/dispatch_plan';
 export type {DispatchPlan} from './internal/dispatch_plan';
 export {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertTensor,

@@ -19,7 +19,7 @@ import '@sluice/backend-webgpu';
 
 import * as tf from '@tensorflow/tfjs-core';
 import {WebGPUBackend} from '@tensorflow/tfjs-backend-webgpu';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
+import {peakBytesDuring} from '@sluice/core/testing';
 
 import {MoECausalLM} from '../src/model/causal_lm';
 import {mixtralConfig} from '../src/model/config';

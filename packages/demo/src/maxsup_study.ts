@@ -18,7 +18,7 @@ import '@sluice/backend-cpu';
 
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import {seededRandom as rng} from '@sluice/core/testing/random';
+import {seededRandom as rng} from '@sluice/core/testing';
 import {linearSchedule, maxSupCrossEntropy, scheduleCallback, sparseCategoricalCrossEntropy} from '@sluice/regularizers';
 
 const CLASSES = 10, SUB = 3, DIM = 32, TRAIN = 2000, TEST = 4000, EPOCHS = 30, BATCH = 100, NOISE = 2.2;

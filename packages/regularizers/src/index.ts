@@ -10,6 +10,9 @@ export type {SparseCrossEntropyOptions} from './sparse_categorical_cross_entropy
 export {logitPenalty} from './logit_penalty';
 export {zLoss} from './z_loss';
 export type {FusedLoss, FusedOptions, LossFunction} from './loss_function';
+export {LinearCrossEntropyHead, linearCrossEntropyHead} from './linear_cross_entropy_head';
+export type {LinearCrossEntropyHeadConfig} from './linear_cross_entropy_head';
+export {headLoss} from './head_loss';
 export {cosineSchedule, linearSchedule} from './schedule';
 export type {Coefficient, Schedule} from './schedule';
 export {ScheduleCallback, scheduleCallback} from './schedule_callback';

@@ -3,7 +3,7 @@
  * compiled with `{alpha: linearSchedule(...)}` sees alpha move while fitting.
  */
 import {Callback, Logs} from '@tensorflow/tfjs-layers';
-import {assertOneOf, fail} from '@sluice/core/internal';
+import {assertOneOf, describeValue, fail} from '@sluice/core/internal';
 
 import {isSchedule, Schedule} from './schedule';
 import {checkOptions} from './validate';
@@ -40,12 +40,12 @@ export class ScheduleCallback extends Callback {
       this.named = Object.entries(schedules);
       this.schedules = this.named.map(([, s]) => s);
     } else {
-      fail(OP, 'schedules', 'a schedule, an array of schedules or an object of named schedules', String(schedules));
+      fail(OP, 'schedules', 'a schedule, an array of schedules or an object of named schedules', describeValue(schedules));
     }
     this.schedules.forEach((s, i) => {
       if (!isSchedule(s)) {
         const name = this.named.length > 0 ? this.named[i][0] : String(i);
-        fail(OP, `schedules[${name}]`, 'a schedule (linearSchedule, cosineSchedule)', String(s));
+        fail(OP, `schedules[${name}]`, 'a schedule (linearSchedule, cosineSchedule)', describeValue(s));
       }
     });
     // null or a misspelt key (`{every: 2}`) would otherwise crash on options.per or be ignored.

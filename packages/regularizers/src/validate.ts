@@ -1,9 +1,12 @@
 /**
- * Argument checks shared by the losses. Messages follow @sluice/core's
- * `<op>: <argument> must be <expected>, got <actual>`.
+ * Argument checks shared by the losses, built on @sluice/core's error helpers
+ * (one message pattern: `<op>: <argument> must be <expected>, got <actual>`).
+ * Only what is particular to losses lives here: coefficients that may be
+ * schedules, logits/targets pairs, class-id range checks.
  */
 import {Tensor} from '@tensorflow/tfjs-core';
-import {assertInteger, fail, hostValues} from '@sluice/core/internal';
+import {assertInteger, assertKnownKeys, describeValue, fail, hostValues, INT32_MAX, INT32_MIN,
+        isTensorLike} from '@sluice/core/internal';
 
 import {Coefficient, isSchedule, isScheduleLike} from './schedule';
 
@@ -45,41 +48,21 @@ export function checkCoefficient(op: string, name: string, c: Coefficient|undefi
   coefficient(op, name, c, 0, max);
 }
 
-function describeValue(v: unknown): string {
-  if (v === null || typeof v !== 'object') return typeof v === 'string' ? JSON.stringify(v) : String(v);
-  return Array.isArray(v) ? 'an array' : 'an object without a numeric current';
-}
-
-export function checkOptions(op: string, options: unknown, known: readonly string[], argument = 'options'): void {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    fail(op, argument, 'an object', options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options);
-  }
-  // A misspelt option (`alhpa`) would otherwise silently train with the default.
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      fail(op, `${argument}.${key}`, `one of the known options (${known.join(', ')})`, 'an unknown option');
-    }
-  }
+/** An options object with only known keys: a misspelt option (`alhpa`) would otherwise train with the default. */
+export function checkOptions(op: string, options: unknown, known: readonly string[], argument = 'options'):
+    asserts options is object {
+  assertKnownKeys(op, argument, options as object, known);
 }
 
 export function checkIgnoreIndex(op: string, ignoreIndex: unknown): number|null {
   // int32 bounds: the id comparison runs on int32 tensors, where 2^32 would wrap to class 0.
-  return ignoreIndex == null ? null : assertInteger(op, 'ignoreIndex', ignoreIndex, -2147483648, 2147483647);
-}
-
-function isTensor(x: unknown): x is Tensor {
-  return x != null && typeof x === 'object' && 'dataId' in x && 'shape' in x && 'dtype' in x;
-}
-
-function describeTensor(t: unknown): string {
-  if (!isTensor(t)) return t === null ? 'null' : typeof t;
-  return `${t.dtype} tensor of shape [${t.shape.join(',')}]`;
+  return ignoreIndex == null ? null : assertInteger(op, 'ignoreIndex', ignoreIndex, INT32_MIN, INT32_MAX);
 }
 
 export function assertLogits(op: string, yPred: unknown): asserts yPred is Tensor {
-  if (!isTensor(yPred) || yPred.isDisposed || yPred.rank !== 2 || yPred.dtype !== 'float32' ||
+  if (!isTensorLike(yPred) || yPred.isDisposed || yPred.rank !== 2 || yPred.dtype !== 'float32' ||
       !((yPred.shape[1] as number) >= 1)) {
-    fail(op, 'yPred', 'float32 logits of shape [batch, classes]', describeTensor(yPred));
+    fail(op, 'yPred', 'float32 logits of shape [batch, classes]', describeValue(yPred));
   }
 }
 
@@ -110,17 +93,17 @@ export function checkLossInputs(op: string, yTrue: unknown, yPred: unknown, igno
     asserts yPred is Tensor {
   assertLogits(op, yPred);
   const [b, v] = yPred.shape;
-  if (!isTensor(yTrue) || yTrue.isDisposed) {
-    fail(op, 'yTrue', `class ids [${b}] or targets [${b},${v}]`, describeTensor(yTrue));
+  if (!isTensorLike(yTrue) || yTrue.isDisposed) {
+    fail(op, 'yTrue', `class ids [${b}] or targets [${b},${v}]`, describeValue(yTrue));
   }
   if (isClassIds(yTrue, yPred)) {
     if (yTrue.shape[0] !== b) {
-      fail(op, 'yTrue', `class ids [${b}] (the batch of yPred) or targets [${b},${v}]`, describeTensor(yTrue));
+      fail(op, 'yTrue', `class ids [${b}] (the batch of yPred) or targets [${b},${v}]`, describeValue(yTrue));
     }
     assertClassIds(op, 'yTrue', yTrue, v, ignoreIndex);
   } else if (yTrue.rank !== 2 || yTrue.shape[0] !== b || yTrue.shape[1] !== v) {
-    fail(op, 'yTrue', `class ids [${b}] or targets of yPred's shape [${b},${v}]`, describeTensor(yTrue));
+    fail(op, 'yTrue', `class ids [${b}] or targets of yPred's shape [${b},${v}]`, describeValue(yTrue));
   } else if (yTrue.dtype !== 'float32' && yTrue.dtype !== 'int32') {
-    fail(op, 'yTrue', 'float32 or int32 targets', describeTensor(yTrue));
+    fail(op, 'yTrue', 'float32 or int32 targets', describeValue(yTrue));
   }
 }

@@ -2,6 +2,7 @@ import {engine, env, getBackend, getKernel, KernelConfig, NamedAttrMap, NamedTen
         Tensor} from '@tensorflow/tfjs-core';
 
 import {SLUICE_FORCE_COMPOSITE} from '../flags';
+import {warnIfBackendPackageMissing} from './composite_warning';
 
 /** Whether `kernelName` should run as a registered kernel on the active backend. */
 export function useRegisteredKernel(kernelName: string): boolean {
@@ -49,6 +50,7 @@ export function runKernelOrComposite(kernelName: string, inputs: object, attrs: 
     const out = engine().runKernel(kernelName, inputs as NamedTensorMap, attrs as unknown as NamedAttrMap);
     return Array.isArray(out) ? out : [out as Tensor];
   }
+  if (!env().getBool(SLUICE_FORCE_COMPOSITE)) warnIfBackendPackageMissing(kernelName, getBackend());
   const composite = composites().get(kernelName);
   if (composite == null) {
     throw new Error(`sluice: no kernel '${kernelName}' on backend '${getBackend()}' and no composite registered ` +

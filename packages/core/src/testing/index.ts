@@ -23,4 +23,5 @@ export {describeBadInputs, HOST_VALUES_ONLY, Made} from './bad_inputs';
 export type {BadInput} from './bad_inputs';
 export {CORE_BAD_INPUTS, describeCoreBadInputs} from './bad_input_catalogue';
 export {describeNumericalExtremes} from './numerical_extremes';
+export {describeCompositeWarning} from './composite_warning_suite';
 export {describeSelfContainedGradients} from './self_contained_gradients_suite';

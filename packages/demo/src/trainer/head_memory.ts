@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {linearCrossEntropy} from '@sluice/core';
-import {peakBytesDuring} from '@sluice/core/testing/peak_bytes';
+import {peakBytesDuring} from '@sluice/core/testing';
 
 export interface MemoryRow {
   variant: string;

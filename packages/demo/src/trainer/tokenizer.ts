@@ -44,7 +44,7 @@ export function unigramEntropy(ids: Int32Array, vocabSize: number): number {
  * Deterministic generator (core's seeded mulberry32) for batch positions: a
  * resumed run draws what the original would.
  */
-export {seededRandom as rng} from '@sluice/core/testing/random';
+export {seededRandom as rng} from '@sluice/core/testing';
 
 /** A batch of `batch` windows of `context + 1` tokens starting at random positions. */
 export function sampleBatch(ids: Int32Array, batch: number, context: number, rand: () => number):
