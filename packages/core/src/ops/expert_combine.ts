@@ -1,4 +1,4 @@
-import {op, Tensor1D, Tensor2D, TensorLike} from '@tensorflow/tfjs-core';
+import {op, Tensor, Tensor1D, Tensor2D, TensorLike} from '@tensorflow/tfjs-core';
 
 import {assertTensor, fail, hostValues, runKernelOrComposite, toTensor} from '../internal';
 import {SluiceExpertCombine, SluiceExpertCombineInputs} from '../kernel_names';
@@ -41,5 +41,5 @@ function expertCombine_(yIn: Tensor2D|TensorLike, sourceRowsIn: Tensor1D|TensorL
  * ```
  */
 export const expertCombine = op({expertCombine_}) as
-    (y: Tensor2D|TensorLike, sourceRows: Tensor1D|TensorLike, gates: Tensor2D|TensorLike) => Tensor2D;
+    (y: Tensor|TensorLike, sourceRows: Tensor|TensorLike, gates: Tensor|TensorLike) => Tensor2D;
 

@@ -1,4 +1,4 @@
-import {op, Scalar, Tensor1D, Tensor2D, TensorLike} from '@tensorflow/tfjs-core';
+import {op, Scalar, Tensor, Tensor1D, Tensor2D, TensorLike} from '@tensorflow/tfjs-core';
 
 import {assertInteger, assertKnownKeys, assertOneOf, assertTensor, fail, hostValues, runKernelOrComposite,
         toTensor} from '../internal';
@@ -22,7 +22,7 @@ export interface ExpertDispatchOptions {
    */
   dropPolicy?: ExpertDropPolicy;
   /** [N, k] the pairs' gates, for dropPolicy 'score' only (they only rank; no gradient flows to them). */
-  gates?: Tensor2D|TensorLike;
+  gates?: Tensor|TensorLike;
 }
 
 export interface ExpertDispatchResult {
@@ -124,5 +124,5 @@ function expertDispatch_(xIn: Tensor2D|TensorLike, expertIndicesIn: Tensor2D|Ten
  * ```
  */
 export const expertDispatch = op({expertDispatch_}) as
-    (x: Tensor2D|TensorLike, expertIndices: Tensor2D|TensorLike, numExperts: number,
+    (x: Tensor|TensorLike, expertIndices: Tensor|TensorLike, numExperts: number,
      options?: ExpertDispatchOptions) => ExpertDispatchResult;

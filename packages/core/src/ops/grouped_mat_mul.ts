@@ -1,4 +1,4 @@
-import {op, Tensor1D, Tensor2D, Tensor3D, TensorLike} from '@tensorflow/tfjs-core';
+import {op, Tensor, Tensor1D, Tensor2D, Tensor3D, TensorLike} from '@tensorflow/tfjs-core';
 
 import {assertTensor, fail, hostValues, runKernelOrComposite, toTensor} from '../internal';
 import {SluiceGroupedMatMul, SluiceGroupedMatMulAttrs, SluiceGroupedMatMulInputs} from '../kernel_names';
@@ -56,4 +56,4 @@ function groupedMatMul_(xIn: Tensor2D|TensorLike, weightsIn: Tensor3D|TensorLike
  * ```
  */
 export const groupedMatMul = op({groupedMatMul_}) as
-    (x: Tensor2D|TensorLike, weights: Tensor3D|TensorLike, expertOffsets: Tensor1D|TensorLike) => Tensor2D;
+    (x: Tensor|TensorLike, weights: Tensor|TensorLike, expertOffsets: Tensor|TensorLike) => Tensor2D;

@@ -10,7 +10,7 @@ export interface RouteTopKOptions {
   /** 'softmax' (default) or 'sigmoid' of the router logits. */
   scoring?: 'softmax'|'sigmoid';
   /** [E], added to the scores to choose the experts only (aux-loss-free balancing). */
-  bias?: Tensor1D|TensorLike;
+  bias?: Tensor|TensorLike;
   /** Renormalise each token's k gates to sum 1. Default: k > 1. */
   normalize?: boolean;
   /**
@@ -83,7 +83,7 @@ function limitToGroups(keys: Tensor2D, groups: Groups): Tensor2D {
   return where(greater(keepExperts, scalar(0.5)), keys, scalar(-Infinity) as unknown as Tensor2D) as Tensor2D;
 }
 
-function routeTopK_(routerLogitsIn: Tensor2D|TensorLike, k: number, options: RouteTopKOptions = {}): RouteTopKResult {
+function routeTopK_(routerLogitsIn: Tensor|TensorLike, k: number, options: RouteTopKOptions = {}): RouteTopKResult {
   const routerLogits = toTensor(OP, 'routerLogits', routerLogitsIn, 'float32', '[N, E]') as Tensor2D;
   assertTensor(OP, 'routerLogits', routerLogits, 2, ['float32'], '[N, E]');
   assertKnownKeys(OP, 'options', options, ['scoring', 'bias', 'normalize', 'numGroups', 'topKGroups',

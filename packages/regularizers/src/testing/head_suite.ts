@@ -76,7 +76,11 @@ async function values(t: tf.Tensor) {
 export function describeLinearCrossEntropyHead(constraints: Constraints = ALL_ENVS) {
   describeWithFlags('linearCrossEntropyHead', constraints, env => {
     // The fused op and the naive matMul sum in different orders; three SGD steps keep that at float32 noise.
-    const tol = Math.max(backendTolerance(env.backendName), 2e-4);
+    // webgl (SwiftShader): one embedding entry ends 3.2e-3 from the reference after the three steps at
+    // learning rate 0.5, and the same with the head forced onto its composite (kernel and composite agree
+    // to 1e-8), so the gap is in tfjs-webgl's own ops, which the two models use differently (the layers'
+    // fused matMul + bias, a [B, T] gather): 5e-3 there.
+    const tol = env.backendName === 'webgl' ? 5e-3 : Math.max(backendTolerance(env.backendName), 2e-4);
     // tfjs-node's own fused matMul (tf.layers.dense with a bias) trips tfjs's IS_TEST per-kernel data-id
     // check; the leak checks of this suite are its own numTensors comparisons.
     let isTest = true;
