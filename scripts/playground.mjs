@@ -4,6 +4,7 @@ import {createServer} from 'node:http';
 import {readFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
+import {parseArgs} from 'node:util';
 
 import {bundle, ROOT} from './bundle.mjs';
 
@@ -34,10 +35,16 @@ export async function startPlayground(port = 0) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const at = process.argv.indexOf('--port');
-  const port = at >= 0 ? Number(process.argv[at + 1]) : 8080;
+  let flags;
+  try {
+    ({values: flags} = parseArgs({options: {port: {type: 'string', default: '8080'}}}));
+  } catch (e) {
+    console.error(`playground: ${e.message} (usage: npm run playground -- [--port <n>])`);
+    process.exit(2);
+  }
+  const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`playground: --port must be an integer in [0, 65535], got '${process.argv[at + 1]}'`);
+    console.error(`playground: --port must be an integer in [0, 65535], got '${flags.port}'`);
     process.exit(2);
   }
   const {url} = await startPlayground(port);

@@ -9,18 +9,18 @@
 //   node scripts/playground_e2e.mjs [--backends webgl,webgpu] [--steps 12]
 import {mkdirSync, mkdtempSync, rmSync} from 'node:fs';
 import path from 'node:path';
+import {parseArgs} from 'node:util';
 
 import {chromium} from 'playwright-core';
 
 import {ROOT} from './bundle.mjs';
 import {startPlayground} from './playground.mjs';
 
-const arg = (name, fallback) => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? process.argv[at + 1] : fallback;
-};
-const backends = arg('backends', 'webgl,webgpu').split(',');
-const steps = Number(arg('steps', '12'));
+const {values: flags} = parseArgs({options: {backends: {type: 'string', default: 'webgl,webgpu'},
+                                             steps: {type: 'string', default: '12'}}});
+const backends = flags.backends.split(',');
+const steps = Number(flags.steps);
+if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${flags.steps}`);
 const counts = {passed: 0, failed: 0, skipped: 0};
 const outDir = path.join(ROOT, '.build', 'playground');
 mkdirSync(outDir, {recursive: true});

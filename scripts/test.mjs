@@ -31,6 +31,7 @@ import {spawn, spawnSync} from 'node:child_process';
 import {accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
+import {parseArgs as parseFlags} from 'node:util';
 
 import {bundle, ROOT} from './bundle.mjs';
 
@@ -59,35 +60,30 @@ function usage(exitCode) {
   process.exit(exitCode);
 }
 
+/** The command line through Node's util.parseArgs; an unknown flag or a missing value prints the usage. */
 function parseArgs(argv) {
-  const opts = {node: true, browser: true, grep: '', parts: null};
-  for (let i = 0; i < argv.length; ++i) {
-    const a = argv[i];
-    if (a === '--node-only') {
-      opts.browser = false;
-    } else if (a === '--browser-only') {
-      opts.node = false;
-    } else if (a === '--grep') {
-      if (i + 1 >= argv.length) usage(2);
-      opts.grep = argv[++i];
-    } else if (a === '--part') {
-      // Only the parts named (node-cpu, node-tensorflow, node-webgpu, python, browser, playground-e2e, real-client).
-      if (i + 1 >= argv.length) usage(2);
-      opts.parts = new Set(argv[++i].split(','));
-    } else if (a.startsWith('--grep=')) {
-      opts.grep = a.slice('--grep='.length);
-    } else if (a === '-h' || a === '--help') {
-      usage(0);
-    } else {
-      console.error(`scripts/test.mjs: unknown argument ${JSON.stringify(a)}`);
-      usage(2);
-    }
+  let values;
+  try {
+    ({values} = parseFlags({args: argv, strict: true, allowPositionals: false, options: {
+      'node-only': {type: 'boolean'},
+      'browser-only': {type: 'boolean'},
+      // Only the parts named (node-cpu, node-cpu-bare, node-tensorflow, node-webgpu, python, browser,
+      // playground-e2e, real-client).
+      'part': {type: 'string'},
+      'grep': {type: 'string'},
+      'help': {type: 'boolean', short: 'h'},
+    }}));
+  } catch (e) {
+    console.error(`scripts/test.mjs: ${e.message}`);
+    usage(2);
   }
-  if (!opts.node && !opts.browser) {
+  if (values.help) usage(0);
+  if (values['node-only'] && values['browser-only']) {
     console.error('scripts/test.mjs: --node-only and --browser-only exclude each other');
     usage(2);
   }
-  return opts;
+  return {node: !values['browser-only'], browser: !values['node-only'], grep: values.grep ?? '',
+          parts: values.part == null ? null : new Set(values.part.split(','))};
 }
 
 const seconds = since => ((Date.now() - since) / 1000).toFixed(1);
