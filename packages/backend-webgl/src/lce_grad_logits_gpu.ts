@@ -19,7 +19,7 @@ import {AS_INT_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
 /**
  * Per token, packed [N, 2, 4]: texel (i, 0, 0) = (lse, s, g, label) and
  * texel (i, 0, 2) = (argmax, 0, 0, 0). g is 0 for ignored tokens, which
- * zeroes every term of their gradient.
+ * zeroes every term of their gradient, and NaN for a kept label outside [0, V).
  */
 export class LceRowInfoProgram implements GPGPUProgram {
   variableNames = ['lse', 'dLosses', 'dLse', 'labels', 'argmax'];
@@ -29,6 +29,7 @@ export class LceRowInfoProgram implements GPGPUProgram {
   customUniforms = [
     {name: 'ignoreIndex', type: 'int' as UniformType},
     {name: 'zLoss', type: 'float' as UniformType},
+    {name: 'vocab', type: 'int' as UniformType},
   ];
 
   constructor(tokens: number) {
@@ -43,8 +44,10 @@ export class LceRowInfoProgram implements GPGPUProgram {
           return;
         }
         float label = getLabels(i);
-        // where, not a product: an ignored token's dLosses may be anything.
-        float g = sluiceAsInt(label) == ignoreIndex ? 0.0 : getDLosses(i);
+        // where, not a product: an ignored token's dLosses may be anything. A
+        // kept label outside [0, V) (one the op could not check) makes the row NaN.
+        int y = sluiceAsInt(label);
+        float g = y == ignoreIndex ? 0.0 : (y < 0 || y >= vocab ? NAN : getDLosses(i));
         float lse = getLse(i);
         setOutput(vec4(lse, g * (1.0 + 2.0 * zLoss * lse) + getDLse(i), g, label));
       }

@@ -3,12 +3,13 @@
  * conformance suite: the registered kernels really run (no composite ops),
  * N×V larger than the largest texture works (naive tfjs cross-entropy cannot
  * even allocate its logits there), the texture pool grows by O(N × chunk),
- * not N×V, and no texture outlives a call.
+ * not N×V, no texture outlives a call, and labels outside [0, V) give NaN rows.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {linearCrossEntropy, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad, SluiceTopOneSuppression} from '@sluice/core';
-import {backendTolerance, expectClose, randomLabels, seededRandom, uniformArray} from '@sluice/core/testing';
+import {backendTolerance, expectClose, lceReferenceBackward, lceReferenceForward, randomLabels, seededRandom,
+        uniformArray} from '@sluice/core/testing';
 
 const WEBGL: Constraints = {predicate: env => env.backendName === 'webgl'};
 
@@ -136,6 +137,50 @@ export function describeWebGLLinearCrossEntropy() {
       tokens.forEach((i, t) => expectClose(dE.slice(i * d, (i + 1) * d), ref.dE[t], tol, `dE[${i}]`));
       rows.forEach((j, t) => expectClose(dC.slice(j * d, (j + 1) * d), ref.dC[t], tol, `dC[${j}]`));
       tf.dispose([e, c, y, value, perToken, ...grads]);
+    });
+
+    // On webgl the op reads labels back and rejects out-of-range ones, so such a label only reaches
+    // the kernels when called directly (as another op, or a future GPU-resident path, may): the
+    // kernels must then make its row NaN (loss and dEmbeddings row), never a finite loss.
+    it('give NaN loss and dEmbeddings rows for labels outside [0, V) that reach the kernels', async () => {
+      const yValues = [1, 7, -3, -100, 4, 0], bad = [1, 2];
+      const n = yValues.length, v = 5, d = 3;
+      const rand = seededRandom(17);
+      const embeddings = uniformArray(rand, n * d, -2, 2), classifier = uniformArray(rand, v * d);
+      const bias = uniformArray(rand, v);
+      const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
+      const attrs = {...options, ignoreIndex: -100, gradFilterEps: 0, vocabChunk: 2, hasBias: true};
+      const e = tf.tensor2d(embeddings, [n, d]), c = tf.tensor2d(classifier, [v, d]), b = tf.tensor1d(bias);
+      const labels = tf.add(tf.tensor1d(yValues, 'int32'), tf.scalar(0, 'int32')) as tf.Tensor1D;
+      const before = tf.memory().numTensors;
+      const engine = tf.engine();
+      const [losses, lse, argmax] = engine.runKernel(SluiceLinearCrossEntropy,
+                                                     {embeddings: e, classifier: c, labels, bias: b}, attrs) as tf.Tensor[];
+      const dLosses = tf.ones([n]), dLse = tf.zeros([n]);
+      const [dE, dC, dB] = engine.runKernel(SluiceLinearCrossEntropyGrad,
+                                            {dLosses, dLse, embeddings: e, classifier: c, labels, lse, argmax, bias: b},
+                                            attrs) as tf.Tensor[];
+      // Reference: the out-of-range rows ignored, so the others can be compared.
+      const ref = {n, d, v, embeddings, classifier, bias, ...options,
+                   labels: yValues.map((y, i) => bad.includes(i) ? -100 : y)};
+      const fwd = lceReferenceForward(ref);
+      const expected = lceReferenceBackward(ref, fwd, new Float64Array(n).fill(1));
+      const [lossValues, dEValues, dCValues] = await Promise.all([losses.data(), dE.data(), dC.data()]);
+      for (let i = 0; i < n; ++i) {
+        const row = Array.from(dEValues.slice(i * d, (i + 1) * d));
+        if (bad.includes(i)) {
+          expect(lossValues[i]).withContext(`loss[${i}] (label ${yValues[i]})`).toBeNaN();
+          expect(row.every(Number.isNaN)).withContext(`dEmbeddings row ${i}: ${row}`).toBe(true);
+        } else {
+          expectClose([lossValues[i]], [fwd.losses[i]], tol, `loss[${i}]`);
+          expectClose(row, expected.dEmbeddings.slice(i * d, (i + 1) * d), tol, `dEmbeddings row ${i}`);
+        }
+      }
+      // Every class's gradient sums over the tokens, the NaN rows included.
+      expect(Array.from(dCValues).every(Number.isNaN)).withContext('dClassifier all NaN').toBe(true);
+      tf.dispose([losses, lse, argmax, dLosses, dLse, dE, dC, dB]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([e, c, b, labels]);
     });
 
     it('topOneSuppression keeps precision under a large shared offset', async () => {

@@ -107,7 +107,7 @@ export class LceGradAtomicProgram implements WebGPUProgram {
             keep = true;
           }
           ${this.softcap ? 'let q = x / uniforms.softcap; dz = dz * (1.0 - q * q);' : ''}
-          keep = keep || p >= uniforms.filterEps;
+          keep = keep || p >= uniforms.filterEps || isnan(dz);  // a NaN row (bad label) is never filtered
         }
         dzs[lr * ${tn + 1} + lc] = dz;
       }

@@ -98,7 +98,7 @@ export class LceGradLogitsProgram implements WebGPUProgram {
           keep = true;
         }
         ${this.softcap ? 'let q = x / uniforms.softcap; dz = dz * (1.0 - q * q);' : ''}
-        keep = keep || p >= uniforms.filterEps;
+        keep = keep || p >= uniforms.filterEps || isnan(dz);  // a NaN row (bad label) is never filtered
         acc[r][c] = dz;
       }
     }

@@ -38,7 +38,7 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
   const scratch = new Scratch(backend);
   try {
     const rowInfo = scratch.add(backend.runWebGLProgram(new LceRowInfoProgram(n), [lse, dLosses, dLse, labels, argmax],
-                                                        'float32', [[attrs.ignoreIndex], [attrs.zLoss]]));
+                                                        'float32', [[attrs.ignoreIndex], [attrs.zLoss], [v]]));
     let dE: TensorInfo|null = null;
     const dCChunks: TensorInfo[] = [];
     const dBChunks: TensorInfo[] = [];

@@ -27,7 +27,7 @@ export function tokenCoefficients(scratch: GpuScratch, inputs: SluiceLinearCross
   const coef = scratch.allocate([nt, TOKEN_FIELDS], 'float32');
   const uniforms: ProgramUniform[] = [
     i32(nt), i32(views[0].offset), f32(attrs.labelSmoothing), f32(attrs.zLoss), f32(attrs.maxSup),
-    i32(attrs.ignoreIndex), f32(1 / inputs.classifier.shape[0]),
+    i32(attrs.ignoreIndex), f32(1 / inputs.classifier.shape[0]), i32(inputs.classifier.shape[0]),
   ];
   scratch.backend.runWebGPUProgram(new LceTokenCoefProgram(nt), views.map(view => view.info), 'float32', uniforms,
                                    coef);
