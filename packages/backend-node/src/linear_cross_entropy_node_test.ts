@@ -18,7 +18,7 @@ const TENSORFLOW: Constraints = {predicate: env => env.backendName === 'tensorfl
 
 const DEFAULT_ATTRS: SluiceLinearCrossEntropyAttrs = {
   ignoreIndex: -100, softcap: 0, labelSmoothing: 0, zLoss: 0, maxSup: 0, gradFilterEps: 0, vocabChunk: 0,
-  hasBias: true,
+  hasBias: true, classifierLayout: 'vd', hasClassWeights: false, computeEntropy: false,
 };
 
 interface Problem {

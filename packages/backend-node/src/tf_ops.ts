@@ -25,7 +25,7 @@ export function consume<T>(x: Tensor, f: (x: Tensor) => T, ...also: Tensor[]): T
 }
 
 type Unary = 'Exp'|'Log'|'Tanh'|'Square'|'Neg';
-type Binary = 'AddV2'|'Sub'|'Mul'|'RealDiv'|'Maximum'|'Greater'|'NotEqual';
+type Binary = 'AddV2'|'Sub'|'Mul'|'RealDiv'|'Maximum'|'Greater'|'NotEqual'|'MulNoNan';
 type Reduction = 'Sum'|'Max'|'Mean';
 
 export class TfOps {
@@ -144,6 +144,17 @@ export class TfOps {
     return this.run('Cast', attrs, [x]);
   }
 
+  /** `x` with its axes permuted (a copy). */
+  transpose(x: TensorInfo, perm: number[]): Tensor {
+    return this.run('Transpose', [this.typeAttr('T', x.dtype), this.typeAttr('Tperm', 'int32')], [x],
+                    [tensor1d(perm, 'int32')]);
+  }
+
+  /** Columns `indices` of `x` (axis 1). */
+  gatherColumns(x: TensorInfo, indices: TensorInfo): Tensor {
+    return this.gather(x, indices, 1, 0);
+  }
+
   /** Rows `indices` of `x` (axis 0). */
   gatherRows(x: TensorInfo, indices: TensorInfo): Tensor {
     return this.gather(x, indices, 0, 0);
@@ -194,6 +205,11 @@ export class TfOps {
     const attrs = [this.typeAttr('T', x.dtype), this.typeAttr('Tindices', 'int32'),
                    this.typeAttr('Tnumsegments', 'int32')];
     return this.run('UnsortedSegmentSum', attrs, [x, segmentIds], [scalar(numSegments, 'int32')]);
+  }
+
+  /** The values of a float32 tensor, read synchronously. */
+  readFloats(x: TensorInfo): Float32Array {
+    return this.backend.readSync(x.dataId) as Float32Array;
   }
 
   /** The values of an int32 tensor, read synchronously. */

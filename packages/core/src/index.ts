@@ -12,7 +12,8 @@ export * from './kernel_names';
 export {SLUICE_FORCE_COMPOSITE} from './flags';
 export {linearCrossEntropy} from './ops/linear_cross_entropy';
 export {AUTO_GRAD_FILTER_EPS} from './ops/linear_cross_entropy_options';
-export type {LinearCrossEntropyOptions, LinearCrossEntropyResult, Reduction} from './ops/linear_cross_entropy_options';
+export type {LinearCrossEntropyOptions, LinearCrossEntropyResult, PerTokenOptions, Reduction, ResultOf, ScalarOptions,
+             WithReturnFlags} from './ops/linear_cross_entropy_options';
 export {topOneSuppression} from './ops/top_one_suppression';
 export {routeTopK} from './ops/route_top_k';
 export type {RouteTopKOptions, RouteTopKResult} from './ops/route_top_k';

@@ -16,3 +16,7 @@ export {ranges} from './internal/ranges';
 export {embeddingLookup, segmentSum} from './internal/segment_sum';
 export {sumAll} from './internal/sum_all';
 export {emptyResult, stopGradient} from './internal/tape_util';
+export {toTensor} from './internal/convert';
+export {dropLastPosition, reshapeDifferentiable, scaledSum, unstackDifferentiable, weightedSquare} from './internal/differentiable';
+export {classInfo, maskedInBlock} from './internal/lce_classes';
+export type {ClassInfo} from './internal/lce_classes';

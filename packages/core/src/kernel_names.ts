@@ -6,20 +6,61 @@
 import type {NamedTensorInfoMap, TensorInfo} from '@tensorflow/tfjs-core';
 
 /**
- * Per-token fused linear cross-entropy. Outputs, in order:
- *   losses [N] float32  per-token loss (0 for ignored tokens),
- *   lse    [N] float32  log-sum-exp of the final logits (every token),
- *   argmax [N] int32    first index of the row maximum (consumed by maxSup's
- *                       gradient; -1 when V = 0 never happens: V >= 1).
- * Reduction is done by the op on top of `losses`, so kernels stay per-token.
+ * Per-token fused linear cross-entropy: the contract for kernel authors
+ * (every backend kernel and the composite implement all of it).
+ *
+ * Inputs: embeddings [N, D] float32; classifier [V, D] (`classifierLayout`
+ * 'vd') or [D, V] ('dv': a dense layer's kernel, read as it is, never
+ * transposed in memory); labels [N] int32; bias [V] float32; classWeights [V]
+ * float32 (finite, >= 0). The op always passes bias (zeros when the caller
+ * gave none) and classWeights (ones when none), because tfjs's `inputsToSave`
+ * cannot name an optional input; `hasBias` / `hasClassWeights` say whether
+ * they are real (kernels may skip reading all-ones weights). N may be 0; V >= 1.
+ *
+ * Definitions. z = softcap(e·cᵀ + b) are a token's final logits (softcap 0:
+ * none; z = s·tanh(x / s)). U = the unmasked classes, those with b_c > −Inf:
+ * a −Inf bias entry masks its class, decided on the bias, not on z (with a
+ * softcap −Inf would otherwise become z = −s). A masked class has z_c = −Inf
+ * by definition and takes part in nothing below. V_u = |U| (>= 1, else every
+ * loss is NaN); w = classWeights (ones when absent); S = Σ_{c∈U} w_c;
+ * ls = labelSmoothing.
+ *   lse     = log Σ_{c∈U} exp z_c                       (every token)
+ *   argmax  = first index of max_c z_c                   (every token)
+ *   entropy = lse − Σ_{c∈U} p_c·z_c, p = softmax over U  (every token)
+ * For a kept token (label y ≠ ignoreIndex) with y in [0, V):
+ *   loss = (1 − ls)·w_y·(lse − z_y) + (ls / V_u)·(S·lse − Σ_{c∈U} w_c·z_c)
+ *        + zLoss·w_y·lse²
+ *        + maxSup·w_y·(max_c z_c − (1 / V_u)·Σ_{c∈U} z_c)
+ * which is PyTorch's cross_entropy(weight, label_smoothing) with C → V_u.
+ * A label at a masked class gives z_y = −Inf, so loss = +Inf (as PyTorch).
+ * A label outside [0, V) that is not ignoreIndex (only reachable where the
+ * op cannot read labels back: GPU-resident on webgpu/webgl) gives loss NaN,
+ * and a NaN gradient (its dEmbeddings row NaN). An ignored token has loss 0
+ * and gradient 0 (its lse, argmax and entropy are still computed). Without
+ * masked classes or classWeights this is exactly the first round's loss,
+ * lse − (1 − ls)·z_y − ls·mean(z) + zLoss·lse² + maxSup·(max z − mean z).
+ * The op's 'mean' divides Σ loss by Σ_{kept} w_y (0 when that is 0).
+ *
+ * Outputs, in order:
+ *   losses  [N] float32  per-token loss (0 for ignored tokens),
+ *   lse     [N] float32,
+ *   argmax  [N] int32    first index of the row maximum, ties to the lowest
+ *                        index (maxSup's gradient, and the op's predictions),
+ *   entropy [N] float32  when `computeEntropy`, else shape [0] (not
+ *                        differentiable: its upstream gradient is ignored).
+ * Accumulation (issue 18.6): every reduction accumulates in float32 or wider
+ * (the cpu kernels' JS numbers are float64; nothing accumulates in less than
+ * float32), in an order each kernel documents at the top of its file.
  */
 export const SluiceLinearCrossEntropy = 'SluiceLinearCrossEntropy';
 export type SluiceLinearCrossEntropyInputs = {
-  embeddings: TensorInfo;  // [N, D] float32
-  classifier: TensorInfo;  // [V, D] float32
-  labels: TensorInfo;      // [N] int32
-  bias?: TensorInfo;       // [V] float32
+  embeddings: TensorInfo;    // [N, D] float32
+  classifier: TensorInfo;    // [V, D] ('vd') or [D, V] ('dv') float32
+  labels: TensorInfo;        // [N] int32
+  bias?: TensorInfo;         // [V] float32; always passed by the op
+  classWeights?: TensorInfo; // [V] float32; always passed by the op
 };
+export type ClassifierLayout = 'vd'|'dv';
 export interface SluiceLinearCrossEntropyAttrs {
   ignoreIndex: number;
   /** 0 = no softcap. */
@@ -37,11 +78,28 @@ export interface SluiceLinearCrossEntropyAttrs {
    * `inputsToSave` cannot name an optional input; kernels support both.
    */
   hasBias: boolean;
+  /** 'vd': classifier [V, D]; 'dv': [D, V]. dClassifier comes back in the same layout. */
+  classifierLayout: ClassifierLayout;
+  /** false: classWeights are all ones (the op's default) and kernels may skip reading them. */
+  hasClassWeights: boolean;
+  /** Whether to fill the entropy output ([N]); false: it has shape [0]. */
+  computeEntropy: boolean;
 }
 
 /**
- * Gradient of `SluiceLinearCrossEntropy`. Outputs: dEmbeddings [N, D],
- * dClassifier [V, D] and, when `hasBias`, dBias [V].
+ * Gradient of `SluiceLinearCrossEntropy`. Per kept token, with upstream
+ * g = dLosses_i, h = dLse_i, p = softmax over U (p_c = 0 for masked c),
+ * [c∈U] = 1 for unmasked classes, 0 for masked ones:
+ *   dL/dz_c = g·[ (1 − ls)·w_y·(p_c − δ_cy) + (ls / V_u)·(S·p_c − w_c·[c∈U])
+ *               + 2·zLoss·w_y·lse·p_c + maxSup·w_y·(δ_{c,argmax} − [c∈U] / V_u) ]
+ *             + h·p_c
+ * (ignored tokens: g = 0, the h term remains), then times the softcap's
+ * derivative 1 − (z / s)². A masked class gets exactly 0: its dBias entry and
+ * its dClassifier row (column in 'dv') are 0. The entropy output is not
+ * differentiable; its upstream gradient is not an input.
+ * Outputs: dEmbeddings [N, D], dClassifier in the classifier's layout
+ * ([V, D] or [D, V]) and, when `hasBias`, dBias [V]. classWeights and
+ * labels get no gradient.
  */
 export const SluiceLinearCrossEntropyGrad = 'SluiceLinearCrossEntropyGrad';
 export type SluiceLinearCrossEntropyGradInputs = {
@@ -53,6 +111,7 @@ export type SluiceLinearCrossEntropyGradInputs = {
   lse: TensorInfo;         // [N] saved forward output
   argmax: TensorInfo;      // [N] int32 saved forward output
   bias?: TensorInfo;
+  classWeights?: TensorInfo;
 };
 export type SluiceLinearCrossEntropyGradAttrs = SluiceLinearCrossEntropyAttrs;
 

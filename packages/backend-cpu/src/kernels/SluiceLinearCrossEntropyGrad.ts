@@ -4,7 +4,7 @@ import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs, SluiceL
 
 import {linearCrossEntropyGradImpl} from './SluiceLinearCrossEntropyGrad_impl';
 
-/** Outputs [dEmbeddings [N, D], dClassifier [V, D], dBias [V]]. */
+/** Outputs [dEmbeddings [N, D], dClassifier in the classifier's layout ([V, D] or [D, V]), dBias [V]]. */
 export function sluiceLinearCrossEntropyGrad(args: {
   inputs: SluiceLinearCrossEntropyGradInputs,
   backend: MathBackendCPU,
@@ -12,7 +12,7 @@ export function sluiceLinearCrossEntropyGrad(args: {
 }): TensorInfo[] {
   const {inputs, backend, attrs} = args;
   const [n, d] = inputs.embeddings.shape;
-  const v = inputs.classifier.shape[0];
+  const v = attrs.classifierLayout === 'dv' ? inputs.classifier.shape[1] : inputs.classifier.shape[0];
   const read = (t: TensorInfo) => backend.data.get(t.dataId).values;
   const grads = linearCrossEntropyGradImpl({
     dLosses: read(inputs.dLosses) as Float32Array,
@@ -23,11 +23,12 @@ export function sluiceLinearCrossEntropyGrad(args: {
     lse: read(inputs.lse) as Float32Array,
     argmax: read(inputs.argmax) as Int32Array,
     bias: inputs.bias == null ? null : read(inputs.bias) as Float32Array,
+    classWeights: inputs.classWeights == null ? null : read(inputs.classWeights) as Float32Array,
     n, v, d,
   }, attrs);
   return [
     backend.makeTensorInfo([n, d], 'float32', grads.dEmbeddings),
-    backend.makeTensorInfo([v, d], 'float32', grads.dClassifier),
+    backend.makeTensorInfo(inputs.classifier.shape.slice(), 'float32', grads.dClassifier),
     backend.makeTensorInfo([v], 'float32', grads.dBias),
   ];
 }

@@ -1,29 +1,34 @@
 /**
- * Blocked dense loops shared by the linear cross-entropy kernels. Everything
- * is row-major with the hidden dimension D contiguous. The inner loops are
- * 4×4 register blocks: each k step loads 8 values for 16 multiply-adds,
- * which is what lets plain JS reach several times tfjs-cpu's matMul speed.
- * Accumulation happens in JS numbers (float64).
+ * Blocked dense loops shared by the linear cross-entropy kernels. Embeddings
+ * and their gradient are row-major with the hidden dimension D contiguous;
+ * the classifier side is addressed through strides (row stride, column
+ * stride), so a [V, D] classifier (strides D, 1) and a [D, V] dense kernel
+ * (strides 1, V) run the same loops without a transposed copy. The inner
+ * loops are 4×4 register blocks: each k step loads 8 values for 16
+ * multiply-adds, which is what lets plain JS reach several times tfjs-cpu's
+ * matMul speed. Accumulation happens in JS numbers (float64), in increasing
+ * k, and each product sum is rounded to float32 once, when stored.
  */
 
 /**
  * out[ii·nj + jj] = e[i0 + ii] · c[j0 + jj] + bias[j0 + jj], for a token
- * block [i0, i0 + ni) against a vocabulary block [j0, j0 + nj).
+ * block [i0, i0 + ni) against a vocabulary block [j0, j0 + nj); row j of c
+ * is c[j·cRow + k·cCol] for k < d.
  */
 export function logitTile(e: Float32Array, c: Float32Array, bias: Float32Array, d: number, i0: number, ni: number,
-                          j0: number, nj: number, out: Float32Array): void {
+                          j0: number, nj: number, out: Float32Array, cRow = d, cCol = 1): void {
   let ii = 0;
   for (; ii + 4 <= ni; ii += 4) {
     const a0 = (i0 + ii) * d, a1 = a0 + d, a2 = a1 + d, a3 = a2 + d;
     const o0 = ii * nj, o1 = o0 + nj, o2 = o1 + nj, o3 = o2 + nj;
     let jj = 0;
     for (; jj + 4 <= nj; jj += 4) {
-      const b0 = (j0 + jj) * d, b1 = b0 + d, b2 = b1 + d, b3 = b2 + d;
+      const b0 = (j0 + jj) * cRow, b1 = b0 + cRow, b2 = b1 + cRow, b3 = b2 + cRow;
       let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
       let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
-      for (let k = 0; k < d; ++k) {
+      for (let k = 0, q = 0; k < d; ++k, q += cCol) {
         const x0 = e[a0 + k], x1 = e[a1 + k], x2 = e[a2 + k], x3 = e[a3 + k];
-        const y0 = c[b0 + k], y1 = c[b1 + k], y2 = c[b2 + k], y3 = c[b3 + k];
+        const y0 = c[b0 + q], y1 = c[b1 + q], y2 = c[b2 + q], y3 = c[b3 + q];
         s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
         s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
         s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
@@ -37,10 +42,10 @@ export function logitTile(e: Float32Array, c: Float32Array, bias: Float32Array, 
       out[o3 + jj] = s30 + c0; out[o3 + jj + 1] = s31 + c1; out[o3 + jj + 2] = s32 + c2; out[o3 + jj + 3] = s33 + c3;
     }
     for (; jj < nj; ++jj) {
-      const b0 = (j0 + jj) * d;
+      const b0 = (j0 + jj) * cRow;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let k = 0; k < d; ++k) {
-        const y = c[b0 + k];
+      for (let k = 0, q = 0; k < d; ++k, q += cCol) {
+        const y = c[b0 + q];
         s0 += e[a0 + k] * y; s1 += e[a1 + k] * y; s2 += e[a2 + k] * y; s3 += e[a3 + k] * y;
       }
       const b = bias[j0 + jj];
@@ -50,40 +55,51 @@ export function logitTile(e: Float32Array, c: Float32Array, bias: Float32Array, 
   for (; ii < ni; ++ii) {
     const a = (i0 + ii) * d, o = ii * nj;
     for (let jj = 0; jj < nj; ++jj) {
-      out[o + jj] = dot(e, a, c, (j0 + jj) * d, d) + bias[j0 + jj];
+      out[o + jj] = dot(e, a, c, (j0 + jj) * cRow, d, cCol) + bias[j0 + jj];
     }
   }
 }
 
-export function dot(x: Float32Array, xOffset: number, y: Float32Array, yOffset: number, d: number): number {
+/** Σ_k x[xOffset + k] · y[yOffset + k·yStride] for k < d. */
+export function dot(x: ArrayLike<number>, xOffset: number, y: ArrayLike<number>, yOffset: number, d: number,
+                    yStride = 1): number {
   let s = 0;
-  for (let k = 0; k < d; ++k) {
-    s += x[xOffset + k] * y[yOffset + k];
+  for (let k = 0, q = yOffset; k < d; ++k, q += yStride) {
+    s += x[xOffset + k] * y[q];
   }
   return s;
 }
 
-/** dst[dOffset + k] += alpha · src[sOffset + k] for k < d. */
+/** dst[dOffset + k·dStride] += alpha · src[sOffset + k·sStride] for k < d. */
 export function axpy(dst: Float32Array, dOffset: number, alpha: number, src: ArrayLike<number>, sOffset: number,
-                     d: number): void {
+                     d: number, dStride = 1, sStride = 1): void {
   if (alpha === 0) return;
-  for (let k = 0; k < d; ++k) {
-    dst[dOffset + k] += alpha * src[sOffset + k];
+  for (let k = 0, p = dOffset, q = sOffset; k < d; ++k, p += dStride, q += sStride) {
+    dst[p] += alpha * src[q];
   }
 }
 
+/** Row stride and element stride of a matrix's rows: [R, D] row-major is (D, 1), its transpose [D, R] is (1, R). */
+export interface Strides {
+  row: number;
+  col: number;
+}
+
 /**
- * dst[(dRow0 + a)·d + k] += Σ_b coef[a·aStride + b·bStride] · src[(sRow0 + b)·d + k]
- * for a < na, b < nb: a tile-times-rows product. With the coefficient tile
+ * dst[row dRow0 + a][k] += Σ_b coef[a·aStride + b·bStride] · src[row sRow0 + b][k]
+ * for a < na, b < nb, k < d: a tile-times-rows product, rows addressed by
+ * their strides (default row-major [·, d]). With the coefficient tile
  * [tokens × vocab] it serves both gradients: dE (a = token, b = vocab row of
  * C) and dC (a = vocab, b = token row of E, the tile read transposed).
  * All-zero 4×4 coefficient blocks are skipped, so sparse tiles cost little.
  */
 export function addTileProduct(dst: Float32Array, dRow0: number, na: number, coef: Float32Array, aStride: number,
-                               bStride: number, src: Float32Array, sRow0: number, nb: number, d: number): void {
+                               bStride: number, src: Float32Array, sRow0: number, nb: number, d: number,
+                               dStrides: Strides = {row: d, col: 1}, sStrides: Strides = {row: d, col: 1}): void {
+  const dr = dStrides.row, dc = dStrides.col, sr = sStrides.row, sc = sStrides.col;
   let a = 0;
   for (; a + 4 <= na; a += 4) {
-    const r0 = (dRow0 + a) * d, r1 = r0 + d, r2 = r1 + d, r3 = r2 + d;
+    const r0 = (dRow0 + a) * dr, r1 = r0 + dr, r2 = r1 + dr, r3 = r2 + dr;
     const ca0 = a * aStride, ca1 = ca0 + aStride, ca2 = ca1 + aStride, ca3 = ca2 + aStride;
     let b = 0;
     for (; b + 4 <= nb; b += 4) {
@@ -96,27 +112,27 @@ export function addTileProduct(dst: Float32Array, dRow0: number, na: number, coe
           c20 === 0 && c21 === 0 && c22 === 0 && c23 === 0 && c30 === 0 && c31 === 0 && c32 === 0 && c33 === 0) {
         continue;
       }
-      const s0 = (sRow0 + b) * d, s1 = s0 + d, s2 = s1 + d, s3 = s2 + d;
-      for (let k = 0; k < d; ++k) {
-        const y0 = src[s0 + k], y1 = src[s1 + k], y2 = src[s2 + k], y3 = src[s3 + k];
-        dst[r0 + k] += c00 * y0 + c01 * y1 + c02 * y2 + c03 * y3;
-        dst[r1 + k] += c10 * y0 + c11 * y1 + c12 * y2 + c13 * y3;
-        dst[r2 + k] += c20 * y0 + c21 * y1 + c22 * y2 + c23 * y3;
-        dst[r3 + k] += c30 * y0 + c31 * y1 + c32 * y2 + c33 * y3;
+      const s0 = (sRow0 + b) * sr, s1 = s0 + sr, s2 = s1 + sr, s3 = s2 + sr;
+      for (let k = 0, p = 0, q = 0; k < d; ++k, p += dc, q += sc) {
+        const y0 = src[s0 + q], y1 = src[s1 + q], y2 = src[s2 + q], y3 = src[s3 + q];
+        dst[r0 + p] += c00 * y0 + c01 * y1 + c02 * y2 + c03 * y3;
+        dst[r1 + p] += c10 * y0 + c11 * y1 + c12 * y2 + c13 * y3;
+        dst[r2 + p] += c20 * y0 + c21 * y1 + c22 * y2 + c23 * y3;
+        dst[r3 + p] += c30 * y0 + c31 * y1 + c32 * y2 + c33 * y3;
       }
     }
     for (; b < nb; ++b) {
-      const q = b * bStride, s = (sRow0 + b) * d;
-      axpy(dst, r0, coef[ca0 + q], src, s, d);
-      axpy(dst, r1, coef[ca1 + q], src, s, d);
-      axpy(dst, r2, coef[ca2 + q], src, s, d);
-      axpy(dst, r3, coef[ca3 + q], src, s, d);
+      const q = b * bStride, s = (sRow0 + b) * sr;
+      axpy(dst, r0, coef[ca0 + q], src, s, d, dc, sc);
+      axpy(dst, r1, coef[ca1 + q], src, s, d, dc, sc);
+      axpy(dst, r2, coef[ca2 + q], src, s, d, dc, sc);
+      axpy(dst, r3, coef[ca3 + q], src, s, d, dc, sc);
     }
   }
   for (; a < na; ++a) {
-    const r = (dRow0 + a) * d, ca = a * aStride;
+    const r = (dRow0 + a) * dr, ca = a * aStride;
     for (let b = 0; b < nb; ++b) {
-      axpy(dst, r, coef[ca + b * bStride], src, (sRow0 + b) * d, d);
+      axpy(dst, r, coef[ca + b * bStride], src, (sRow0 + b) * sr, d, dc, sc);
     }
   }
 }

@@ -1,17 +1,32 @@
 /**
  * Composite fallback of `SluiceLinearCrossEntropy` built from stock tfjs ops,
  * for backends that have no sluice kernel (wasm, third-party, or GPU backends
- * before their kernels load). It walks the vocabulary in chunks with an
- * online log-sum-exp, and its custom gradient recomputes each chunk's logits,
- * so nothing N×V is ever alive. It does not filter gradient blocks: deciding
- * to skip a block would need a GPU→CPU read per block.
+ * before their kernels load). It implements the whole kernel contract
+ * (kernel_names.ts): masked classes, classWeights, both classifier layouts
+ * (a 'dv' classifier is sliced by columns and multiplied through matMul's
+ * transpose flags, never transposed whole), entropy. It walks the vocabulary
+ * in chunks with an online log-sum-exp, and its custom gradient recomputes
+ * each chunk's logits, so nothing N×V is ever alive. It does not filter
+ * gradient blocks: deciding to skip a block would need a GPU→CPU read per block.
+ *
+ * Accumulation (issue 18.6), all float32 in the backend's own kernels:
+ * - lse: online max / Σexp over vocabulary chunks in column order (chunk
+ *   size from vocab_chunks.ts, or vocabChunk): each chunk's Σexp(z − m) is one
+ *   tf.sum over the chunk's columns, and the running sum is rescaled by
+ *   exp(m_old − m_new) when the max moves. The same order carries Σ exp·z for
+ *   the entropy and, with a softcap, Σ_U z and Σ_U w·z.
+ * - without a softcap, Σ_U z and Σ_U w·z are linear: e·(Cᵀu) + u·b, one matMul
+ *   over V (the backend's matMul order) then one over D.
+ * - gradients: dE accumulates chunk by chunk in column order (one matMul per
+ *   chunk over its columns); dClassifier and dBias rows are each one chunk's
+ *   matMul / sum over the N tokens.
  */
-import {add, cast, minimum, concat, customGrad, dispose, div, exp, gather, GradSaveFunc, log, matMul, max,
-        maximum, mean, mul, notEqual, range, equal, reshape, scalar, slice, square, stack, sub, sum, Tensor,
-        Tensor1D, Tensor2D, tidy, unstack, where, zeros, zerosLike, expandDims, fill, greater, greaterEqual, less, logicalAnd,
-        logicalOr} from '@tensorflow/tfjs-core';
+import {add, cast, concat, customGrad, dispose, div, equal, exp, expandDims, fill, gather, GradSaveFunc, greater,
+        greaterEqual, less, log, logicalAnd, logicalNot, matMul, max, maximum, minimum, mul, notEqual, range, reshape,
+        scalar, slice, square, stack, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, transpose, where, zeros,
+        zerosLike} from '@tensorflow/tfjs-core';
 
-import {ranges} from '../internal';
+import {ranges, unstackDifferentiable} from '../internal';
 
 import type {CustomGradientFunc} from '@tensorflow/tfjs-core/dist/engine';
 
@@ -21,67 +36,150 @@ import {applySoftcap, softcapDerivative} from './softcap';
 import {firstArgMax} from './top_one_suppression_composite';
 import {compositeVocabChunk} from './vocab_chunks';
 
-interface ChunkState {
-  max: Tensor1D;     // running max of z
-  sumExp: Tensor1D;  // Σ exp(z − max)
-  argmax: Tensor1D;  // int32, first index of the max
-  sumZ: Tensor1D;    // Σ z, only needed with a softcap
+/** Per-class vectors derived once from the bias and the weights. */
+interface ClassVectors {
+  unmasked: Tensor1D;       // u: 1 for b > −Inf, 0 for masked classes
+  maskAdd: Tensor1D;        // 0, or −Inf for masked classes: added to capped logits
+  weightedUnmasked: Tensor1D;  // w·u
+  unmaskedCount: Tensor;    // V_u (scalar)
+  weightSum: Tensor;        // S = Σ_U w (scalar)
 }
 
-function chunkLogits(e: Tensor2D, c: Tensor2D, b: Tensor1D, start: number, size: number,
-                     softcap: number): {cChunk: Tensor2D, z: Tensor2D} {
-  const d = c.shape[1];
-  const cChunk = slice(c, [start, 0], [size, d]);
-  const x = add(matMul(e, cChunk, false, true), slice(b, [start], [size]));
-  return {cChunk, z: applySoftcap(x, softcap) as Tensor2D};
+function classVectors(b: Tensor1D, w: Tensor1D): ClassVectors {
+  const masked = equal(b, scalar(-Infinity));
+  const unmasked = cast(logicalNot(masked), 'float32') as Tensor1D;
+  const weightedUnmasked = mul(w, unmasked) as Tensor1D;
+  return {
+    unmasked, weightedUnmasked,
+    maskAdd: where(masked, fill(b.shape, -Infinity), zerosLike(b)) as Tensor1D,
+    unmaskedCount: sum(unmasked),
+    weightSum: sum(weightedUnmasked),
+  };
 }
 
-function forwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, attrs: SluiceLinearCrossEntropyAttrs): ChunkState {
+interface ChunkLogits {
+  cChunk: Tensor2D;  // the classifier chunk, in its layout
+  capped: Tensor2D;  // softcap(x): finite for masked classes too (−softcap there)
+  z: Tensor2D;       // final logits: −Inf for masked classes
+}
+
+/** [start, size) of the classifier: rows for 'vd', columns for 'dv' (a slice, not a transposed copy). */
+function classifierChunk(c: Tensor2D, dv: boolean, start: number, size: number): Tensor2D {
+  return dv ? slice(c, [0, start], [c.shape[0], size]) : slice(c, [start, 0], [size, c.shape[1]]);
+}
+
+function chunkLogits(e: Tensor2D, c: Tensor2D, b: Tensor1D, vectors: ClassVectors, start: number, size: number,
+                     attrs: SluiceLinearCrossEntropyAttrs): ChunkLogits {
+  const dv = attrs.classifierLayout === 'dv';
+  const cChunk = classifierChunk(c, dv, start, size);
+  const x = add(matMul(e, cChunk, false, !dv), slice(b, [start], [size]));
+  if (attrs.softcap === 0) {
+    // A −Inf bias already makes x −Inf.
+    return {cChunk, capped: x as Tensor2D, z: x as Tensor2D};
+  }
+  // softcap(−Inf) = −softcap: masked classes are set back to −Inf.
+  const capped = applySoftcap(x, attrs.softcap) as Tensor2D;
+  return {cChunk, capped, z: add(capped, slice(vectors.maskAdd, [start], [size])) as Tensor2D};
+}
+
+// A type, not an interface: tidy() takes it as a TensorContainer.
+type ChunkState = {
+  max: Tensor1D;      // running max of z
+  sumExp: Tensor1D;   // Σ exp(z − max)
+  argmax: Tensor1D;   // int32, first index of the max
+  sumExpZ?: Tensor1D; // Σ exp(z − max)·z over U, for the entropy
+  sumZ?: Tensor1D;    // Σ_U z, with a softcap
+  sumWZ?: Tensor1D;   // Σ_U w·z, with a softcap and classWeights
+};
+
+/** The shift of the exponentials: the running max, or 0 while every class seen so far is masked (−Inf − −Inf = NaN). */
+function safeShift(m: Tensor1D): Tensor1D {
+  return where(equal(m, scalar(-Infinity)), zerosLike(m), m) as Tensor1D;
+}
+
+function forwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, vectors: ClassVectors,
+                       attrs: SluiceLinearCrossEntropyAttrs, v: number): ChunkState {
   const n = e.shape[0];
-  const v = c.shape[0];
+  const capped = attrs.softcap > 0;
   let state: ChunkState = {
     max: fill([n], -Infinity) as Tensor1D,
     sumExp: zeros([n]) as Tensor1D,
     argmax: zeros([n], 'int32') as Tensor1D,
-    sumZ: zeros([n]) as Tensor1D,
+    sumExpZ: attrs.computeEntropy ? zeros([n]) as Tensor1D : undefined,
+    sumZ: capped ? zeros([n]) as Tensor1D : undefined,
+    sumWZ: capped && attrs.hasClassWeights ? zeros([n]) as Tensor1D : undefined,
   };
   for (const [start, size] of ranges(v, compositeVocabChunk(n, v, attrs.vocabChunk))) {
     const next = tidy(() => {
-      const {z} = chunkLogits(e, c, b, start, size, attrs.softcap);
+      const {capped: zc, z} = chunkLogits(e, c, b, vectors, start, size, attrs);
       const chunkMax = max(z, 1) as Tensor1D;
       const newMax = maximum(state.max, chunkMax) as Tensor1D;
-      const sumExp = add(mul(state.sumExp, exp(sub(state.max, newMax))),
-                         sum(exp(sub(z, expandDims(newMax, 1))), 1)) as Tensor1D;
-      // Strictly greater keeps the earlier chunk on ties: first index wins.
-      const argmax = where(greater(chunkMax, state.max), add(firstArgMax(z), scalar(start, 'int32')),
-                           state.argmax) as Tensor1D;
-      const sumZ = attrs.softcap > 0 ? add(state.sumZ, sum(z, 1)) as Tensor1D : state.sumZ;
-      return {max: newMax, sumExp, argmax, sumZ};
+      const shift = safeShift(newMax);
+      // exp(−Inf − shift) = 0 while nothing unmasked has been seen: no NaN, no Inf.
+      const rescale = exp(sub(state.max, shift));
+      const p = exp(sub(z, expandDims(shift, 1)));
+      const out: ChunkState = {
+        max: newMax,
+        sumExp: add(mul(state.sumExp, rescale), sum(p, 1)) as Tensor1D,
+        // Strictly greater keeps the earlier chunk on ties: first index wins.
+        argmax: where(greater(chunkMax, state.max), add(firstArgMax(z), scalar(start, 'int32')), state.argmax) as
+            Tensor1D,
+      };
+      if (state.sumExpZ) {
+        // exp(−Inf)·(−Inf) would be NaN: masked classes contribute their exact 0 through the finite capped value.
+        out.sumExpZ = add(mul(state.sumExpZ, rescale), sum(mul(p, where(equal(z, scalar(-Infinity)), zerosLike(zc), zc)),
+                                                           1)) as Tensor1D;
+      }
+      if (state.sumZ) {
+        out.sumZ = add(state.sumZ, sum(mul(zc, slice(vectors.unmasked, [start], [size])), 1)) as Tensor1D;
+      }
+      if (state.sumWZ) {
+        out.sumWZ = add(state.sumWZ, sum(mul(zc, slice(vectors.weightedUnmasked, [start], [size])), 1)) as Tensor1D;
+      }
+      return out;
     });
-    dispose(Object.values(state).filter(t => !Object.values(next).includes(t)));
+    dispose(Object.values(state).filter(t => t != null && !Object.values(next).includes(t)) as Tensor[]);
     state = next;
   }
   return state;
 }
 
-/** Labels with ignored (or unchecked out-of-range) positions replaced by 0 so gathers stay in range. */
-function safeLabels(labels: Tensor1D, kept: Tensor, v: number): Tensor1D {
-  const inRange = logicalAnd(kept, logicalAnd(greaterEqual(labels, scalar(0, 'int32')), less(labels, scalar(v, 'int32'))));
-  return where(inRange, labels, zerosLike(labels)) as Tensor1D;
-}
-
-/** Final logit of each token's label: one [N, D] gather, not a pass over V. */
-function labelLogits(e: Tensor2D, c: Tensor2D, b: Tensor1D, labels: Tensor1D, softcap: number): Tensor1D {
-  const x = add(sum(mul(e, gather(c, labels)), 1), gather(b, labels));
-  return applySoftcap(x, softcap) as Tensor1D;
-}
-
-function rowMeans(e: Tensor2D, c: Tensor2D, b: Tensor1D, state: ChunkState, softcap: number): Tensor1D {
-  if (softcap > 0) {
-    return div(state.sumZ, scalar(c.shape[0])) as Tensor1D;
+/**
+ * [Σ_U z, Σ_U w·z] per token: accumulated by the chunks with a softcap;
+ * without one, linear in e: e·(Cᵀu) + u·b over the unmasked classes.
+ */
+function unmaskedSums(e: Tensor2D, c: Tensor2D, b: Tensor1D, vectors: ClassVectors, state: ChunkState,
+                      attrs: SluiceLinearCrossEntropyAttrs): [Tensor1D, Tensor1D] {
+  if (attrs.softcap > 0) {
+    return [state.sumZ!, state.sumWZ ?? state.sumZ!];
   }
-  // Without a cap the mean is linear: e · mean(C) + mean(b), computed once.
-  return add(reshape(matMul(e, expandDims(mean(c, 0), 1)), [e.shape[0]]), mean(b)) as Tensor1D;
+  const n = e.shape[0];
+  const rows = stack([vectors.unmasked, vectors.weightedUnmasked]) as Tensor2D;  // [2, V]
+  const bSafe = where(equal(b, scalar(-Infinity)), zerosLike(b), b) as Tensor1D;
+  // [2, D]: Σ_U c and Σ_U w·c, in either layout.
+  const dv = attrs.classifierLayout === 'dv';
+  const sums = dv ? matMul(rows, c, false, true) : matMul(rows, c);
+  const linear = add(matMul(e, sums, false, true), reshape(matMul(rows, expandDims(bSafe, 1)), [1, 2]));
+  const [a, bw] = [slice(linear, [0, 0], [n, 1]), slice(linear, [0, 1], [n, 1])].map(t => reshape(t, [n]));
+  return [a as Tensor1D, bw as Tensor1D];
+}
+
+/** Labels with ignored and out-of-range positions replaced by 0 so gathers stay in range, and the masks. */
+function labelMasks(labels: Tensor1D, ignoreIndex: number, v: number) {
+  const kept = notEqual(labels, scalar(ignoreIndex, 'int32'));
+  const inRange = logicalAnd(greaterEqual(labels, scalar(0, 'int32')), less(labels, scalar(v, 'int32')));
+  const safe = where(logicalAnd(kept, inRange), labels, zerosLike(labels)) as Tensor1D;
+  return {kept, inRange, safe};
+}
+
+/** Final logit of each token's label (−Inf at a masked class): one [N, D] gather, not a pass over V. */
+function labelLogits(e: Tensor2D, c: Tensor2D, b: Tensor1D, vectors: ClassVectors, labels: Tensor1D,
+                     attrs: SluiceLinearCrossEntropyAttrs): Tensor1D {
+  const rows = attrs.classifierLayout === 'dv' ? gather(c, labels, 1) : gather(c, labels);
+  // 'dv': the gathered [D, N] columns are transposed, N·D values (the size of e, not of the classifier).
+  const x = add(sum(mul(e, attrs.classifierLayout === 'dv' ? transpose(rows) : rows), 1), gather(b, labels));
+  if (attrs.softcap === 0) return x as Tensor1D;
+  return add(applySoftcap(x, attrs.softcap), gather(vectors.maskAdd, labels)) as Tensor1D;
 }
 
 /** [N, size] float mask of `index − start`; rows whose index falls outside the chunk are 0. */
@@ -89,19 +187,27 @@ function chunkOneHot(index: Tensor1D, start: number, size: number): Tensor {
   return cast(equal(expandDims(index, 1), range(start, start + size, 1, 'int32')), 'float32');
 }
 
-function backwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, labels: Tensor1D, lse: Tensor1D, argmax: Tensor1D,
-                        dLosses: Tensor1D, dLse: Tensor1D, attrs: SluiceLinearCrossEntropyAttrs): Tensor[] {
+function backwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, w: Tensor1D, labels: Tensor1D, lse: Tensor1D,
+                        argmax: Tensor1D, dLosses: Tensor1D, dLse: Tensor1D, attrs: SluiceLinearCrossEntropyAttrs,
+                        v: number): Tensor[] {
   const [n, d] = e.shape;
-  const v = c.shape[0];
+  const dv = attrs.classifierLayout === 'dv';
   const {softcap, labelSmoothing: ls, zLoss, maxSup} = attrs;
-  const kept = notEqual(labels, scalar(attrs.ignoreIndex, 'int32'));
-  const g = where(kept, dLosses, zerosLike(dLosses));
-  // Coefficient of the softmax, of the uniform −(ls + α)/V term, of the label
-  // one-hot and of the argmax one-hot in dL/dz, per token.
-  const softmaxCoef = expandDims(add(mul(g, add(scalar(1), mul(scalar(2 * zLoss), lse))), dLse), 1);
-  const uniformCoef = expandDims(mul(g, scalar(-(ls + maxSup) / v)), 1);
-  const labelCoef = expandDims(mul(g, scalar(-(1 - ls))), 1);
-  const argmaxCoef = expandDims(mul(g, scalar(maxSup)), 1);
+  const vectors = classVectors(b, w);
+  const {kept, inRange, safe} = labelMasks(labels, attrs.ignoreIndex, v);
+  // g: the upstream gradient of kept tokens; NaN for a kept label outside [0, V), so its whole row is NaN.
+  const g = where(kept, where(inRange, dLosses, fill([n], NaN)), zerosLike(dLosses));
+  const wy = gather(w, safe);
+  const gw = mul(g, wy);
+  const invVu = div(scalar(1), vectors.unmaskedCount);
+  // dL/dz = s·p − us·(w·u) − um·u − l·onehot(y) + m·onehot(argmax), per token:
+  const softmaxCoef = expandDims(add(add(mul(gw, add(scalar(1 - ls), mul(scalar(2 * zLoss), lse))),
+                                         mul(g, mul(scalar(ls), mul(vectors.weightSum, invVu)))),
+                                     dLse), 1);
+  const smoothCoef = expandDims(mul(g, mul(scalar(-ls), invVu)), 1);       // times w_c·u_c
+  const maxSupCoef = expandDims(mul(gw, mul(scalar(-maxSup), invVu)), 1);  // times u_c
+  const labelCoef = expandDims(mul(gw, scalar(-(1 - ls))), 1);
+  const argmaxCoef = expandDims(mul(gw, scalar(maxSup)), 1);
   const lseCol = expandDims(lse, 1);
 
   let dE: Tensor = zeros([n, d]);
@@ -109,83 +215,107 @@ function backwardChunks(e: Tensor2D, c: Tensor2D, b: Tensor1D, labels: Tensor1D,
   const dB: Tensor[] = [];
   for (const [start, size] of ranges(v, compositeVocabChunk(n, v, attrs.vocabChunk))) {
     const [dENext, dCChunk, dBChunk] = tidy(() => {
-      const {cChunk, z} = chunkLogits(e, c, b, start, size, softcap);
+      const {cChunk, capped, z} = chunkLogits(e, c, b, vectors, start, size, attrs);
       // z − lse <= 0 for every real entry; the clamp is for tfjs-webgl's packed
       // textures, whose padding lanes hold z = 0: with lse near −1e4 their exp
       // is Inf, and the next packed matMul multiplies it by the other operand's
-      // zero padding (Inf · 0 = NaN in every output).
-      let dz = add(mul(exp(minimum(sub(z, lseCol), scalar(0))), softmaxCoef), uniformCoef);
-      dz = add(dz, mul(chunkOneHot(labels, start, size), labelCoef));
+      // zero padding (Inf · 0 = NaN in every output). Masked classes: exp(−Inf) = 0.
+      let dz = mul(exp(minimum(sub(z, lseCol), scalar(0))), softmaxCoef);
+      if (ls > 0) {
+        dz = add(dz, mul(smoothCoef, slice(vectors.weightedUnmasked, [start], [size])));
+      }
       if (maxSup > 0) {
+        dz = add(dz, mul(maxSupCoef, slice(vectors.unmasked, [start], [size])));
         dz = add(dz, mul(chunkOneHot(argmax, start, size), argmaxCoef));
       }
-      const dx = softcap > 0 ? mul(dz, softcapDerivative(z, softcap)) : dz;
-      return [add(dE, matMul(dx, cChunk)), matMul(dx, e, true, false), sum(dx, 0)];
+      dz = add(dz, mul(chunkOneHot(safe, start, size), labelCoef));
+      // The derivative from the finite capped value: 0 at masked classes, never 0 · Inf.
+      const dx = softcap > 0 ? mul(dz, softcapDerivative(capped, softcap)) : dz;
+      return [add(dE, matMul(dx, cChunk, false, dv)), dv ? matMul(e, dx, true, false) : matMul(dx, e, true, false),
+              sum(dx, 0)];
     });
     dE.dispose();
     dE = dENext;
     dC.push(dCChunk);
     dB.push(dBChunk);
   }
-  const dClassifier = dC.length === 1 ? dC[0] : concat(dC, 0);
+  const dClassifier = dC.length === 1 ? dC[0] : concat(dC, dv ? 1 : 0);
   const dBias = dB.length === 1 ? dB[0] : concat(dB, 0);
   return [dE, dClassifier, dBias];
 }
 
 /**
- * Returns [3, N]: the per-token losses (0 for ignored tokens), the per-token
- * lse, and the argmax as float32. One tensor because `customGrad` takes a
- * single output.
+ * The kernel's four outputs [losses, lse, argmax (int32), entropy ([N] or
+ * [0])]. Inside, one packed [3 or 4, N] tensor (customGrad takes a single
+ * output), split by `unstackDifferentiable`, whose gradient needs no stock-op
+ * gradient.
  */
 export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Tensor2D, labels: Tensor1D,
-                                            bias: Tensor1D, attrs: SluiceLinearCrossEntropyAttrs): Tensor2D {
-  const {softcap, labelSmoothing: ls, zLoss, maxSup} = attrs;
+                                            bias: Tensor1D|undefined, classWeights: Tensor1D|undefined,
+                                            attrs: SluiceLinearCrossEntropyAttrs): Tensor[] {
+  const {labelSmoothing: ls, zLoss, maxSup} = attrs;
+  const v = attrs.classifierLayout === 'dv' ? classifier.shape[1] : classifier.shape[0];
+  // The op always passes both; direct kernel calls may leave them out.
+  bias = bias ?? zeros([v]);
+  classWeights = classWeights ?? fill([v], 1);
+  const rows = attrs.computeEntropy ? 4 : 3;
   // customGrad's typing cannot express (inputs..., save); the cast restores it.
-  const f = customGrad(((e: Tensor, c: Tensor, b: Tensor, save: GradSaveFunc) => {
+  const f = customGrad(((e: Tensor, c: Tensor, b: Tensor, w: Tensor, save: GradSaveFunc) => {
     if (e.shape[0] === 0) {
       // Empty batches stay connected to the inputs so tf.grad still works. The
       // gradients are built from shapes: the op's default zero bias is
       // disposed by backward time, and tfjs-node's ZerosLike reads its input.
-      return {value: zeros([3, 0]), gradFunc: () => [zeros(e.shape), zeros(c.shape), zeros(b.shape)]};
+      return {value: zeros([rows, 0]), gradFunc: () => [zeros(e.shape), zeros(c.shape), zeros(b.shape), zeros(w.shape)]};
     }
-    const e2 = e as Tensor2D, c2 = c as Tensor2D, b1 = b as Tensor1D;
-    const state = forwardChunks(e2, c2, b1, attrs);
-    const lse = add(state.max, log(state.sumExp)) as Tensor1D;
-    const kept = notEqual(labels, scalar(attrs.ignoreIndex, 'int32'));
-    const zy = labelLogits(e2, c2, b1, safeLabels(labels, kept, c2.shape[0]), softcap);
-    const rowMean = rowMeans(e2, c2, b1, state, softcap);
-    let perToken = sub(sub(lse, mul(zy, scalar(1 - ls))), mul(rowMean, scalar(ls)));
+    const e2 = e as Tensor2D, c2 = c as Tensor2D, b1 = b as Tensor1D, w1 = w as Tensor1D;
+    const vectors = classVectors(b1, w1);
+    const state = forwardChunks(e2, c2, b1, vectors, attrs, v);
+    const lse = add(safeShift(state.max), log(state.sumExp)) as Tensor1D;
+    const {kept, inRange, safe} = labelMasks(labels, attrs.ignoreIndex, v);
+    const wy = gather(w1, safe);
+    const zy = labelLogits(e2, c2, b1, vectors, safe, attrs);
+    const [sumZ, sumWZ] = unmaskedSums(e2, c2, b1, vectors, state, attrs);
+    const invVu = div(scalar(1), vectors.unmaskedCount);
+    // (1 − ls)·w_y·(lse − z_y) + (ls/V_u)·(S·lse − Σ_U w·z) + zLoss·w_y·lse² + maxSup·w_y·(max − Σ_U z / V_u)
+    let perToken = mul(mul(wy, scalar(1 - ls)), sub(lse, zy));
+    if (ls > 0) {
+      perToken = add(perToken, mul(mul(scalar(ls), invVu), sub(mul(vectors.weightSum, lse), sumWZ)));
+    }
     if (zLoss > 0) {
-      perToken = add(perToken, mul(square(lse), scalar(zLoss)));
+      perToken = add(perToken, mul(mul(wy, scalar(zLoss)), square(lse)));
     }
     if (maxSup > 0) {
-      perToken = add(perToken, mul(sub(state.max, rowMean), scalar(maxSup)));
+      perToken = add(perToken, mul(mul(wy, scalar(maxSup)), sub(state.max, mul(sumZ, invVu))));
     }
     // where, not a multiply: 0 · NaN would turn an ignored token's 0 into NaN.
     // A label outside [0, V) that the op could not check (GPU-resident on
-    // webgpu) gives NaN rather than the loss of a clamped label.
-    const outOfRange = logicalAnd(kept, logicalOr(less(labels, scalar(0, 'int32')),
-                                                  greaterEqual(labels, scalar(c2.shape[0], 'int32'))));
-    const losses = where(kept, where(outOfRange, fill(perToken.shape, NaN), perToken), zerosLike(perToken));
+    // webgpu/webgl) gives NaN rather than the loss of a clamped label.
+    const losses = where(kept, where(inRange, perToken, fill(perToken.shape, NaN)), zerosLike(perToken));
+    const outputs = [losses, lse, cast(state.argmax, 'float32')];
+    if (attrs.computeEntropy) {
+      outputs.push(sub(lse, div(state.sumExpZ!, state.sumExp)) as Tensor1D);
+    }
     // lse and argmax leave as rows of the output rather than through `save`:
     // tensors made inside the forward and saved would outlive it as hidden
     // allocations. argmax rides as float32, exact for V < 2^24.
-    const packed = stack([losses, lse, cast(state.argmax, 'float32')]);
-    save([e, c, b, labels, packed]);
+    const packed = stack(outputs);
+    save([e, c, b, w, labels, packed]);
     return {
       value: packed,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [se, sc, sb, sl, sPacked] = saved;
-        const [dLosses, dLse] = unpackRows(dy);
-        const [, sLse, sArgmax] = unpackRows(sPacked);
-        return backwardChunks(se as Tensor2D, sc as Tensor2D, sb as Tensor1D, sl as Tensor1D, sLse,
-                              cast(sArgmax, 'int32') as Tensor1D, dLosses, dLse, attrs);
+        const [se, sc, sb, sw, sl, sPacked] = saved;
+        const [dLosses, dLse] = [0, 1].map(i => reshape(slice(dy, [i, 0], [1, dy.shape[1]!]), [dy.shape[1]!]));
+        const [sLse, sArgmax] = [1, 2].map(i => reshape(slice(sPacked, [i, 0], [1, sPacked.shape[1]!]),
+                                                        [sPacked.shape[1]!]));
+        const grads = backwardChunks(se as Tensor2D, sc as Tensor2D, sb as Tensor1D, sw as Tensor1D, sl as Tensor1D,
+                                     sLse as Tensor1D, cast(sArgmax, 'int32') as Tensor1D, dLosses as Tensor1D,
+                                     dLse as Tensor1D, attrs, v);
+        // classWeights are not differentiated (as PyTorch's weight): zeros.
+        return [...grads, zeros(sw.shape)];
       },
     };
   }) as unknown as CustomGradientFunc<Tensor>);
-  return f(embeddings, classifier, bias) as Tensor2D;
-}
-
-function unpackRows(t: Tensor): Tensor1D[] {
-  return unstack(t) as Tensor1D[];
+  const packed = f(embeddings, classifier, bias, classWeights);
+  const [losses, lse, argmaxFloat, entropy] = unstackDifferentiable(packed);
+  return [losses, lse, cast(argmaxFloat, 'int32'), entropy ?? zeros([0])];
 }

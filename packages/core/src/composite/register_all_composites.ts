@@ -3,7 +3,7 @@
  * backend without that kernel. Side-effect module, imported by index.ts, the
  * composites' counterpart of a backend's register_all_kernels.ts.
  */
-import {Tensor, Tensor1D, Tensor2D, Tensor3D, unstack} from '@tensorflow/tfjs-core';
+import {Tensor, Tensor1D, Tensor2D, Tensor3D} from '@tensorflow/tfjs-core';
 
 import {registerComposite} from '../internal';
 import {SluiceExpertCombine, SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceGroupedMatMul,
@@ -18,12 +18,10 @@ import {topOneSuppressionComposite} from './top_one_suppression_composite';
 type Inputs = Record<string, Tensor>;
 const attrsAs = <T>(attrs: unknown) => attrs as T;
 
-registerComposite(SluiceLinearCrossEntropy, (i: Inputs, attrs) => {
-  // The composite packs [losses, lse, argmax] into one [3, N] tensor (customGrad has one output).
-  const packed = linearCrossEntropyComposite(i.embeddings as Tensor2D, i.classifier as Tensor2D, i.labels as Tensor1D,
-                                             i.bias as Tensor1D, attrsAs<SluiceLinearCrossEntropyAttrs>(attrs));
-  return unstack(packed).slice(0, 2);
-});
+registerComposite(SluiceLinearCrossEntropy, (i: Inputs, attrs) =>
+                      linearCrossEntropyComposite(i.embeddings as Tensor2D, i.classifier as Tensor2D,
+                                                  i.labels as Tensor1D, i.bias as Tensor1D, i.classWeights as Tensor1D,
+                                                  attrsAs<SluiceLinearCrossEntropyAttrs>(attrs)));
 registerComposite(SluiceTopOneSuppression, (i: Inputs, attrs) =>
                       [topOneSuppressionComposite(i.logits as Tensor2D, attrsAs<SluiceTopOneSuppressionAttrs>(attrs).alpha)]);
 registerComposite(SluiceExpertDispatch, (i: Inputs, attrs) =>

@@ -9,19 +9,23 @@ import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCro
  */
 export const sluiceLinearCrossEntropyGradConfig: GradConfig = {
   kernelName: SluiceLinearCrossEntropy,
-  inputsToSave: ['embeddings', 'classifier', 'labels', 'bias'],
-  outputsToSave: [false, true, true],
+  inputsToSave: ['embeddings', 'classifier', 'labels', 'bias', 'classWeights'],
+  // losses and entropy are not needed (entropy is not differentiable: its upstream gradient is ignored).
+  outputsToSave: [false, true, true, false],
   gradFunc: (dy: Tensor|Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
     const [dLosses, dLse] = dy as Tensor[];
-    const [embeddings, classifier, labels, bias, lse, argmax] = saved;
-    const inputs: SluiceLinearCrossEntropyGradInputs = {dLosses, dLse, embeddings, classifier, labels, lse, argmax, bias};
+    const [embeddings, classifier, labels, bias, classWeights, lse, argmax] = saved;
+    const inputs: SluiceLinearCrossEntropyGradInputs =
+        {dLosses, dLse, embeddings, classifier, labels, lse, argmax, bias, classWeights};
     // One kernel call yields all three gradients. It runs here, not lazily in
     // the first thunk: tfjs runs each thunk in its own tidy, which would
     // dispose the outputs meant for the other thunks.
     const grads = engine().runKernel(SluiceLinearCrossEntropyGrad, inputs as unknown as NamedTensorMap,
                                      attrs as unknown as NamedAttrMap & SluiceLinearCrossEntropyAttrs) as Tensor[];
     const get = (i: number) => () => grads[i];
-    // Labels are integer class ids: like tfjs's gather indices, they get zeros.
-    return {embeddings: get(0), classifier: get(1), bias: get(2), labels: () => zerosLike(labels)};
+    // Labels are integer class ids: like tfjs's gather indices, they get zeros; so do classWeights (as
+    // PyTorch's weight, they are not differentiated).
+    return {embeddings: get(0), classifier: get(1), bias: get(2), labels: () => zerosLike(labels),
+            classWeights: () => zerosLike(classWeights)};
   },
 };

@@ -1,11 +1,12 @@
-import {op, Tensor1D, Tensor2D} from '@tensorflow/tfjs-core';
+import {op, Tensor, Tensor1D, Tensor2D, TensorLike} from '@tensorflow/tfjs-core';
 
-import {assertFiniteNumber, assertTensor, fail, runKernelOrComposite} from '../internal';
+import {assertFiniteNumber, assertTensor, fail, runKernelOrComposite, toTensor} from '../internal';
 import {SluiceTopOneSuppression, SluiceTopOneSuppressionAttrs, SluiceTopOneSuppressionInputs} from '../kernel_names';
 
 const OP = 'topOneSuppression';
 
-function topOneSuppression_(logits: Tensor2D, alpha = 1): Tensor1D {
+function topOneSuppression_(logitsIn: Tensor|TensorLike, alpha = 1): Tensor1D {
+  const logits = toTensor(OP, 'logits', logitsIn, 'float32', '[N, V]') as Tensor2D;
   assertTensor(OP, 'logits', logits, 2, ['float32'], '[N, V]');
   if (logits.shape[1] < 1) {
     fail(OP, 'logits', 'of shape [N, V] with V >= 1', `shape [${logits.shape.join(',')}]`);
@@ -28,7 +29,7 @@ function topOneSuppression_(logits: Tensor2D, alpha = 1): Tensor1D {
  * topOneSuppression(z, 0.1).print();  // [0.1, 0.1]
  * ```
  *
- * @param logits [N, V] float32, V >= 1.
+ * @param logits [N, V] float32 (a tensor or a nested array), V >= 1.
  * @param alpha finite, >= 0. Default 1.
  */
-export const topOneSuppression = op({topOneSuppression_});
+export const topOneSuppression: (logits: Tensor|TensorLike, alpha?: number) => Tensor1D = op({topOneSuppression_});

@@ -156,7 +156,7 @@ const runLce: CaseRunner = async (seed, index, tol, check) => {
   const y = tf.tensor1d(ref.labels as Int32Array, 'int32');
   const b = c.bias ? tf.tensor1d(c.bias) : null;
   const w = tf.tensor1d(c.lossWeights), u = tf.tensor1d(c.lseWeights);
-  const reduction = c.options.reduction ?? 'mean';
+  const reduction = (c.options.reduction ?? 'mean') as 'mean'|'sum'|'none';
   const ignore = c.options.ignoreIndex ?? -100;
   try {
     // Forward: the loss as the case reduces it, and every token's lse.
@@ -179,7 +179,7 @@ const runLce: CaseRunner = async (seed, index, tol, check) => {
         loss = r.loss;
         lse = r.lse;
       } else {
-        loss = linearCrossEntropy(xs[0] as tf.Tensor2D, xs[1] as tf.Tensor2D, y, options);
+        loss = linearCrossEntropy(xs[0], xs[1], y, options) as tf.Tensor;
       }
       let total = reduction === 'none' ? sumAll(tf.mul(loss, w)) : loss;
       if (lse) total = tf.add(total, sumAll(tf.mul(lse, u)));

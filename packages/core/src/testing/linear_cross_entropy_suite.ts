@@ -10,88 +10,12 @@ import {ALL_ENVS, Constraints, describeWithFlags} from '@tensorflow/tfjs-core/di
 import {SluiceLinearCrossEntropy} from '../kernel_names';
 import {linearCrossEntropy} from '../ops/linear_cross_entropy';
 import type {LinearCrossEntropyOptions} from '../ops/linear_cross_entropy_options';
-import {lceReferenceBackward, lceReferenceForward, lceReferenceReduce, LceRefInput} from '../reference/linear_cross_entropy_ref';
+import {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from '../reference/linear_cross_entropy_ref';
 
 import {backendTolerance, expectClose} from './expect_close';
 import {describeKernelAndComposite} from './kernel_and_composite';
-import {randomLabels, seededRandom, uniformArray} from './random';
-
-type RefOptions = Pick<LceRefInput, 'ignoreIndex'|'softcap'|'labelSmoothing'|'zLoss'|'maxSup'>;
-
-interface Case {
-  n: number; v: number; d: number;
-  seed: number;
-  withBias?: boolean;
-  ignoreFraction?: number;
-  scale?: number;  // multiplies embeddings: larger = more peaked softmax
-  options?: RefOptions&Omit<LinearCrossEntropyOptions, 'bias'|'returnLse'>;
-}
-
-interface Built {
-  ref: LceRefInput;
-  e: tf.Tensor2D; c: tf.Tensor2D; y: tf.Tensor1D; b?: tf.Tensor1D;
-}
-
-function build(k: Case): Built {
-  const rand = seededRandom(k.seed);
-  const ignoreIndex = k.options?.ignoreIndex ?? -100;
-  const embeddings = uniformArray(rand, k.n * k.d).map(x => x * (k.scale ?? 1));
-  const classifier = uniformArray(rand, k.v * k.d);
-  const labels = randomLabels(rand, k.n, k.v, ignoreIndex, k.ignoreFraction ?? 0);
-  const bias = k.withBias ? uniformArray(rand, k.v, -2, 2) : undefined;
-  const ref: LceRefInput = {n: k.n, d: k.d, v: k.v, embeddings, classifier, labels, bias, ...k.options};
-  return {
-    ref,
-    e: tf.tensor2d(embeddings, [k.n, k.d]),
-    c: tf.tensor2d(classifier, [k.v, k.d]),
-    y: tf.tensor1d(labels, 'int32'),
-    b: bias ? tf.tensor1d(bias) : undefined,
-  };
-}
-
-function opOptions(k: Case, b?: tf.Tensor1D): LinearCrossEntropyOptions&{returnLse?: false} {
-  return {...k.options, ...(b ? {bias: b} : {})} as LinearCrossEntropyOptions&{returnLse?: false};
-}
-
-/** Loss (reduced as the case says), its gradients, and the reference's. */
-async function checkAgainstReference(k: Case, tol: number) {
-  const {ref, e, c, y, b} = build(k);
-  const reduction = k.options?.reduction ?? 'mean';
-  const fwd = lceReferenceForward(ref);
-  // 'none' is checked through a weighted sum so every token gets its own upstream gradient.
-  const weights = uniformArray(seededRandom(k.seed + 1), k.n, 0.5, 1.5);
-  const w = tf.tensor1d(weights);
-  const f = (ee: tf.Tensor, cc: tf.Tensor, bb?: tf.Tensor) => {
-    const loss = linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y,
-                                    {...opOptions(k, bb as tf.Tensor1D|undefined)});
-    return reduction === 'none' ? tf.sum(tf.mul(loss, w)) : loss as tf.Scalar;
-  };
-  const xs = b ? [e, c, b] : [e, c];
-  const {value, grads} = tf.valueAndGrads((...args: tf.Tensor[]) => f(args[0], args[1], args[2]) as tf.Scalar)(xs);
-
-  let expectedLoss: number;
-  let dLosses: Float64Array;
-  if (reduction === 'none') {
-    expectedLoss = fwd.losses.reduce((acc, l, i) => acc + l * weights[i], 0);
-    dLosses = Float64Array.from(weights);
-  } else {
-    expectedLoss = lceReferenceReduce(ref, fwd.losses, reduction);
-    const kept = Array.from(ref.labels).filter(l => l !== (ref.ignoreIndex ?? -100)).length;
-    dLosses = new Float64Array(k.n).fill(reduction === 'sum' ? 1 : 1 / Math.max(kept, 1));
-  }
-  const expected = lceReferenceBackward(ref, fwd, dLosses);
-  expectClose(await value.data(), [expectedLoss], tol, 'loss');
-  expectClose(await grads[0].data(), expected.dEmbeddings, tol, 'dEmbeddings');
-  expectClose(await grads[1].data(), expected.dClassifier, tol, 'dClassifier');
-  if (b) {
-    expectClose(await grads[2].data(), expected.dBias, tol, 'dBias');
-  }
-  if (reduction === 'none') {
-    const perToken = linearCrossEntropy(e, c, y, {...opOptions(k, b)});
-    expect(perToken.shape).toEqual([k.n]);
-    expectClose(await perToken.data(), fwd.losses, tol, 'per-token losses');
-  }
-}
+import {describeLinearCrossEntropyContract} from './linear_cross_entropy_contract_suite';
+import {build, Case, checkAgainstReference, RefOptions} from './linear_cross_entropy_cases';
 
 const N = 252, V = 507, D = 123;  // multiples of no block size
 const ALL: RefOptions = {softcap: 6, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.15};
@@ -145,8 +69,7 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
       const e = tf.zeros([0, 4]) as tf.Tensor2D, c = tf.ones([3, 4]) as tf.Tensor2D;
       const y = tf.tensor1d([], 'int32');
       expect(linearCrossEntropy(e, c, y, {reduction: 'none'}).shape).toEqual([0]);
-      const [de, dc] = tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
-                                    linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y) as tf.Scalar)([e, c]);
+      const [de, dc] = tf.grads((ee: tf.Tensor, cc: tf.Tensor) => linearCrossEntropy(ee, cc, y))([e, c]);
       expect(await linearCrossEntropy(e, c, y).data()).toEqual(new Float32Array([0]));
       expect(de.shape).toEqual([0, 4]);
       expectClose(await dc.data(), new Float64Array(12), 0, 'dClassifier');
@@ -156,8 +79,7 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
       const {e, c, y} = build({n: 6, v: 11, d: 5, seed: 31, ignoreFraction: 1});
       for (const reduction of ['mean', 'sum', 'none'] as const) {
         const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor) =>
-            tf.sum(linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {reduction, ...ALL})) as tf.Scalar)(
-            [e, c]);
+            tf.sum(linearCrossEntropy(ee, cc, y, {reduction, ...ALL}) as tf.Tensor) as tf.Scalar)([e, c]);
         expect(await value.data()).withContext(reduction).toEqual(new Float32Array([0]));
         expectClose(await grads[0].data(), new Float64Array(30), 0, `${reduction} dEmbeddings`);
         expectClose(await grads[1].data(), new Float64Array(55), 0, `${reduction} dClassifier`);
@@ -168,14 +90,13 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
       const k: Case = {n: 37, v: 129, d: 11, seed: 32, withBias: true, ignoreFraction: 0.3, options: {...ALL}};
       const {ref, e, c, y, b} = build(k);
       const fwd = lceReferenceForward(ref);
-      const {loss, lse} = linearCrossEntropy(e, c, y, {...k.options, bias: b, returnLse: true});
+      const {loss, lse} = linearCrossEntropy(e, c, y, {...ALL, bias: b, returnLse: true});
       expect(lse.shape).toEqual([k.n]);
       expectClose(await lse.data(), fwd.lse, tol, 'lse');
       expectClose(await loss.data(), [lceReferenceReduce(ref, fwd.losses, 'mean')], tol, 'loss');
       // d/dθ (loss + 0.3 Σ lse²): lse's upstream gradient is 0.6·lse per token.
       const [de, dc, db] = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => {
-        const r = linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y,
-                                     {...k.options, bias: bb as tf.Tensor1D, returnLse: true});
+        const r = linearCrossEntropy(ee, cc, y, {...ALL, bias: bb, returnLse: true});
         return tf.add(r.loss, tf.mul(0.3, tf.sum(tf.square(r.lse)))) as tf.Scalar;
       })([e, c, b!]);
       const kept = Array.from(ref.labels).filter(l => l !== -100).length;
@@ -190,8 +111,7 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
       const k: Case = {n: 3, v: 7, d: 4, seed: 33, withBias: true, options: {...ALL, softcap: 3}};
       const {e, c, y, b} = build(k);
       const f = (ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) =>
-          linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {...k.options, bias: bb as tf.Tensor1D,
-                                                                        reduction: 'sum'}) as tf.Scalar;
+          linearCrossEntropy(ee, cc, y, {...ALL, softcap: 3, bias: bb, reduction: 'sum'});
       const analytic = tf.grads(f)([e, c, b!]);
       const inputs: tf.Tensor[] = [e, c, b!];
       const h = 1e-2;
@@ -222,7 +142,7 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
       const {e, c, y} = build({n: 64, v: 97, d: 8, seed: 34, ignoreFraction: 0.1});
       const cv = tf.variable(c);
       const opt = tf.train.adam(0.1);
-      const lossOf = () => linearCrossEntropy(e, cv as tf.Tensor2D, y, {labelSmoothing: 0.05}) as tf.Scalar;
+      const lossOf = () => linearCrossEntropy(e, cv, y, {labelSmoothing: 0.05});
       const first = (await lossOf().data())[0];
       for (let step = 0; step < 30; ++step) {
         tf.dispose(opt.minimize(lossOf, true) ?? []);
@@ -237,48 +157,72 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
       const before = tf.memory().numTensors;
       for (const returnLse of [false, true]) {
         const out = linearCrossEntropy(e, c, y, {bias: b, ...ALL, returnLse});
-        tf.dispose(out as tf.Tensor);
-        tf.dispose(out as unknown as tf.TensorContainer);
+        tf.dispose(out as tf.TensorContainer);
       }
-      const g = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) =>
-          linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, {bias: bb as tf.Tensor1D, ...ALL}) as
-              tf.Scalar)([e, c, b!]);
+      const g = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => linearCrossEntropy(ee, cc, y, {bias: bb, ...ALL}))(
+          [e, c, b!]);
       tf.dispose(g);
       expect(() => linearCrossEntropy(e, c, tf.tensor1d([1], 'int32'))).toThrowError();
       expect(tf.memory().numTensors).toBe(before + 1);  // the tensor1d made for the bad call
     });
   });
 
+  describeLinearCrossEntropyContract(constraints);
+
   describeWithFlags('linearCrossEntropy bad input', constraints, () => {
-    type Inputs = Record<'e'|'c'|'y'|'e1'|'eInt'|'c52'|'c03'|'y2'|'yFloat'|'yOut'|'yNeg'|'b4', tf.Tensor>;
+    type Inputs = Record<'e'|'c'|'y'|'e1'|'eInt'|'c52'|'c03'|'y2'|'yFloat'|'yOut'|'yNeg'|'b4'|'w4'|'wInt'|'e3'|'e213', tf.Tensor>;
     const makeInputs = (): Inputs => ({
       e: tf.zeros([4, 3]), c: tf.zeros([5, 3]), y: tf.tensor1d([0, 1, 2, 4], 'int32'),
       e1: tf.zeros([4]), eInt: tf.zeros([4, 3], 'int32'), c52: tf.zeros([5, 2]), c03: tf.zeros([0, 3]),
       y2: tf.tensor1d([0, 1], 'int32'), yFloat: tf.tensor1d([0, 1, 2, 3]),
       yOut: tf.tensor1d([0, 1, 5, 2], 'int32'), yNeg: tf.tensor1d([0, -1, 2, 2], 'int32'), b4: tf.zeros([4]),
+      w4: tf.ones([4]), wInt: tf.ones([5], 'int32'), e3: tf.zeros([2, 2, 3]), e213: tf.zeros([2, 1, 3]),
     });
-    type T2 = tf.Tensor2D;
-    type T1 = tf.Tensor1D;
-    const lce = (t: Inputs, o?: LinearCrossEntropyOptions) => linearCrossEntropy(t.e as T2, t.c as T2, t.y as T1, o);
+    const lce = (t: Inputs, o?: LinearCrossEntropyOptions) => linearCrossEntropy(t.e, t.c, t.y, o);
     const cases: Array<[string, (t: Inputs) => unknown, RegExp]> = [
-      ['embeddings rank', t => linearCrossEntropy(t.e1 as T2, t.c as T2, t.y as T1),
-       /linearCrossEntropy: embeddings must be rank 2 \[N, D\], got rank 1/],
-      ['embeddings dtype', t => linearCrossEntropy(t.eInt as T2, t.c as T2, t.y as T1),
-       /embeddings must be of dtype float32, got int32/],
-      ['embeddings not a tensor', t => linearCrossEntropy([[1]] as unknown as T2, t.c as T2, t.y as T1),
-       /embeddings must be a tf.Tensor/],
-      ['D mismatch', t => linearCrossEntropy(t.e as T2, t.c52 as T2, t.y as T1),
-       /classifier must be of shape \[V, 3\] \(D from embeddings\), got shape \[5,2\]/],
-      ['V = 0', t => linearCrossEntropy(t.e as T2, t.c03 as T2, t.y as T1), /V >= 1/],
-      ['labels length', t => linearCrossEntropy(t.e as T2, t.c as T2, t.y2 as T1),
-       /labels must be of shape \[4\] \(N from embeddings\), got shape \[2\]/],
-      ['labels float', t => linearCrossEntropy(t.e as T2, t.c as T2, t.yFloat as T1),
-       /labels must be of dtype int32, got float32/],
-      ['label out of range', t => linearCrossEntropy(t.e as T2, t.c as T2, t.yOut as T1),
+      ['embeddings rank', t => linearCrossEntropy(t.e1, t.c, t.y),
+       /linearCrossEntropy: embeddings must be of rank >= 2 \[\.\.\., D\], got rank 1/],
+      ['embeddings dtype', t => linearCrossEntropy(t.eInt, t.c, t.y), /embeddings must be of dtype float32, got int32/],
+      ['embeddings a string', t => linearCrossEntropy('e' as unknown as tf.Tensor, t.c, t.y),
+       /embeddings must be a tf.Tensor or TensorLike \[\.\.\., D\], got string/],
+      ['embeddings holding strings', t => linearCrossEntropy([['a']] as unknown as tf.Tensor, t.c, t.y),
+       /embeddings\[0\]\[0\] must be a number, got "a"/],
+      ['D mismatch', t => linearCrossEntropy(t.e, t.c52, t.y),
+       /classifier must be of shape \[V, 3\] \(D from embeddings, classifierLayout 'vd'\), got shape \[5,2\]/],
+      ['D mismatch in layout dv', t => lce(t, {classifierLayout: 'dv'}),
+       /classifier must be of shape \[3, V\] \(D from embeddings, classifierLayout 'dv'\), got shape \[5,3\]/],
+      ['V = 0', t => linearCrossEntropy(t.e, t.c03, t.y), /V >= 1/],
+      ['labels length', t => linearCrossEntropy(t.e, t.c, t.y2),
+       /labels must be of shape \[4\] \(the leading shape of embeddings \[4,3\]\), got shape \[2\]/],
+      ['labels of another leading shape', t => linearCrossEntropy(t.e3, t.c, t.y),
+       /labels must be of shape \[2,2\] \(the leading shape of embeddings \[2,2,3\]\), got shape \[4\]/],
+      ['labels float', t => linearCrossEntropy(t.e, t.c, t.yFloat), /labels must be of dtype int32, got float32/],
+      ['labels fractional TensorLike', t => linearCrossEntropy(t.e, t.c, [0, 1.5, 2, 3]),
+       /labels\[1\] must be an int32 integer, got 1.5/],
+      ['label out of range', t => linearCrossEntropy(t.e, t.c, t.yOut),
        /labels\[2\] must be in \[0, 5\) or equal to ignoreIndex \(-100\), got 5/],
-      ['negative label', t => linearCrossEntropy(t.e as T2, t.c as T2, t.yNeg as T1), /labels\[1\] must be .* got -1/],
-      ['bias shape', t => lce(t, {bias: t.b4 as T1}),
+      ['label out of range, rank 2', t => linearCrossEntropy(t.e3, t.c, [[0, 1], [7, 2]]),
+       /labels\[1\]\[0\] must be in \[0, 5\) or equal to ignoreIndex \(-100\), got 7/],
+      ['negative label', t => linearCrossEntropy(t.e, t.c, t.yNeg), /labels\[1\] must be .* got -1/],
+      ['bias shape', t => lce(t, {bias: t.b4}),
        /options.bias must be of shape \[5\] \(V from classifier\), got shape \[4\]/],
+      ['classWeights shape', t => lce(t, {classWeights: t.w4}),
+       /options.classWeights must be of shape \[5\] \(V from classifier\), got shape \[4\]/],
+      ['classWeights negative', t => lce(t, {classWeights: [1, 1, -0.5, 1, 1]}),
+       /options.classWeights\[2\] must be finite and >= 0, got -0.5/],
+      ['classWeights Infinity', t => lce(t, {classWeights: [1, 1, 1, 1, Infinity]}),
+       /options.classWeights\[4\] must be finite and >= 0, got Infinity/],
+      ['classWeights int32', t => lce(t, {classWeights: t.wInt}),
+       /options.classWeights must be of dtype float32, got int32/],
+      ['classifierLayout unknown', t => lce(t, {classifierLayout: 'VD' as 'vd'}),
+       /options.classifierLayout must be one of 'vd', 'dv', got "VD"/],
+      ['shift with rank-2 hidden states', t => lce(t, {shift: true}),
+       /options.shift must be used with embeddings of rank >= 3 \[B, T, D\], got rank 2 embeddings/],
+      ['shift with T = 1', t => linearCrossEntropy(t.e213, t.c, [[0], [1]], {shift: true}),
+       /options.shift must be used with T >= 2 .*, got T = 1/],
+      ['shift not a boolean', t => lce(t, {shift: 1 as unknown as boolean}), /options.shift must be a boolean, got 1/],
+      ['returnEntropy not a boolean', t => lce(t, {returnEntropy: 'yes' as unknown as boolean}),
+       /options.returnEntropy must be a boolean, got "yes"/],
       ['softcap negative', t => lce(t, {softcap: -1}), /options.softcap must be >= 0, got -1/],
       ['softcap NaN', t => lce(t, {softcap: NaN}), /options.softcap must be a finite number/],
       ['labelSmoothing > 1', t => lce(t, {labelSmoothing: 1.5}), /options.labelSmoothing must be in \[0, 1\], got 1.5/],
@@ -286,6 +230,8 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
       ['maxSup Infinity', t => lce(t, {maxSup: Infinity}), /options.maxSup must be a finite number, got Infinity/],
       ['reduction unknown', t => lce(t, {reduction: 'avg' as 'mean'}),
        /options.reduction must be one of 'mean', 'sum', 'none', got "avg"/],
+      ['reduction not a tf.Reduction', t => lce(t, {reduction: 7 as tf.Reduction}),
+       /options.reduction must be one of 'mean', 'sum', 'none' or a tf.Reduction value \(0 to 3\), got 7/],
       ['ignoreIndex fractional', t => lce(t, {ignoreIndex: 1.5}), /options.ignoreIndex must be an integer, got 1.5/],
       ['vocabChunk 0', t => lce(t, {vocabChunk: 0}), /options.vocabChunk must be an integer >= 1, got 0/],
       ['gradFilterEps negative', t => lce(t, {gradFilterEps: -1}), /options.gradFilterEps must be in \[0, 1\]/],

@@ -125,7 +125,7 @@ async function checkLce(k: LceCase, tol: number) {
   const options = (bb?: tf.Tensor) => ({...k.options, ...(bb ? {bias: bb as tf.Tensor1D} : {})}) as
       LinearCrossEntropyOptions&{returnLse?: false};
   const f = (...args: tf.Tensor[]) => {
-    const loss = linearCrossEntropy(args[0] as tf.Tensor2D, args[1] as tf.Tensor2D, y, options(args[2]));
+    const loss = linearCrossEntropy(args[0], args[1], y, options(args[2])) as tf.Tensor;
     return (reduction === 'none' ? tf.sum(tf.mul(loss, w)) : loss) as tf.Scalar;
   };
   const {value, grads} = tf.valueAndGrads(f)(b ? [e, c, b] : [e, c]);
@@ -312,10 +312,10 @@ export function describeNumericalExtremes(constraints: Constraints = ALL_ENVS) {
         const y = tf.tensor1d(k.labels, 'int32'), b = tf.tensor1d(k.bias);
         const options: Plain = {...ALL, ...extra};
         for (const reduction of ['mean', 'sum'] as const) {
-          const loss = linearCrossEntropy(e, c, y, {...options, bias: b, reduction});
+          const loss = linearCrossEntropy(e, c, y, {...options, bias: b, reduction}) as tf.Tensor;
           expectNonFinite(await loss.data(), `${reduction} loss`);
         }
-        const perToken = await linearCrossEntropy(e, c, y, {...options, bias: b, reduction: 'none'}).data();
+        const perToken = await (linearCrossEntropy(e, c, y, {...options, bias: b, reduction: 'none'}) as tf.Tensor).data();
         const bad = rows === 'all' ? Array.from({length: k.n}, (_, i) => i) : rows;
         expectNonFinite(bad.map(i => perToken[i]), 'poisoned tokens\' losses');
         const clean = Array.from({length: k.n}, (_, i) => i).filter(i => !bad.includes(i));

@@ -16,6 +16,7 @@ import {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} f
 
 import {backendTolerance, expectClose} from './expect_close';
 import {describeKernelAndComposite} from './kernel_and_composite';
+import {withoutStockGradients} from './no_stock_gradients';
 import {seededRandom, uniformArray} from './random';
 
 interface Case {
@@ -175,6 +176,29 @@ export function describeTopOneSuppressionConformance(constraints: Constraints = 
       z.dispose();
     });
 
+    it('takes TensorLike logits (nested arrays) like tensors', async () => {
+      const values = [[2, 0, 1], [5, 5, 2]];
+      const fromArray = topOneSuppression(values, 0.1);
+      const fromTensor = topOneSuppression(tf.tensor2d(values), 0.1);
+      expectClose(await fromArray.data(), await fromTensor.data(), 0, 'nested array vs tensor');
+      expectClose(await fromArray.data(), topOneSuppressionReferenceForward(Float32Array.from(values.flat()), 2, 3, 0.1)
+                                            .penalty, tol, 'vs float64');
+      tf.dispose([fromArray, fromTensor]);
+    });
+
+    it('forward and backward need no stock-op gradient (tfjs-core alone registers none)', async () => {
+      await withoutStockGradients(async () => {
+        const logits = randomLogits({n: 13, v: 37, seed: 82});
+        const z = tf.tensor2d(logits, [13, 37]);
+        // tf.grads of the [N] output itself: its upstream gradient is 1 per row (tf.sum would need Sum's gradient).
+        const [dz] = tf.grads((x: tf.Tensor) => topOneSuppression(x, 0.3))([z]);
+        const fwd = topOneSuppressionReferenceForward(logits, 13, 37, 0.3);
+        expectClose(await dz.data(), topOneSuppressionReferenceBackward(fwd, 37, 0.3, new Float64Array(13).fill(1)), tol,
+                    'dLogits');
+        tf.dispose([z, dz]);
+      });
+    });
+
     it('leaks no tensors in forward, backward or on error', () => {
       const z = tf.tensor2d(uniformArray(seededRandom(81), 7 * 11), [7, 11]);
       const before = tf.memory().numTensors;
@@ -204,7 +228,8 @@ export function describeTopOneSuppressionConformance(constraints: Constraints = 
        /topOneSuppression: logits must be rank 2 \[N, V\], got rank 3 \(shape \[2,3,4\]\)/],
       ['logits int32', t => topOneSuppression(t.zInt as T2), /logits must be of dtype float32, got int32/],
       ['logits V = 0', t => topOneSuppression(t.z0 as T2), /logits must be of shape \[N, V\] with V >= 1, got shape \[3,0\]/],
-      ['logits not a tensor', () => topOneSuppression([[1, 2]] as unknown as T2), /logits must be a tf.Tensor/],
+      ['logits not a tensor', () => topOneSuppression('z' as unknown as T2),
+       /logits must be a tf.Tensor or TensorLike \[N, V\], got string/],
       ['logits disposed', t => topOneSuppression(t.gone as T2), /logits must be a live tf.Tensor/],
       ['alpha negative', t => topOneSuppression(t.z as T2, -0.1), /topOneSuppression: alpha must be >= 0, got -0.1/],
       ['alpha NaN', t => topOneSuppression(t.z as T2, NaN), /alpha must be a finite number, got NaN/],
