@@ -8,6 +8,11 @@
 //             bundled to .build/tests/*.cjs, run by scripts/run_jasmine.cjs
 //   playground-e2e  scripts/playground_e2e.mjs: the browser playground trained on
 //             webgl and cpu in Chromium via playwright-core (skipped with --grep)
+//   python    test/python/run_tests.py (unittest) in the venv of scripts/python_env.sh:
+//             safetensors files and MoE layers against the Python safetensors
+//             package, torch and transformers; it calls test/python/sluice_cli.ts,
+//             bundled to .build/tests/sluice_cli.cjs. Without the venv it is
+//             skipped (1 skipped, the reason printed), a failure when CI is set.
 //   browser   test/browser_entry.ts bundled (IIFE) to .build/tests/browser.js,
 //             run once by karma in headless Chromium (karma.conf.js): cpu,
 //             webgl and, when the browser offers an adapter, webgpu
@@ -15,7 +20,7 @@
 // times out or prints no counts is counted as one failure, with its name.
 // Without Chromium the browser part is skipped (counted as 1 skipped) unless
 // CI is set, where that is a failure. Exit status: 0 only when nothing failed.
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import {accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
@@ -185,6 +190,37 @@ async function runNodePart(part, grep) {
   return {name: part.name, ...judge(part.name, outcome, grep), seconds: seconds(started)};
 }
 
+/** The Python interop tests (see the header), in the venv scripts/python_env.sh made. */
+async function runPythonPart(grep) {
+  const name = 'python';
+  const started = Date.now();
+  const check = spawnSync('bash', [path.join(ROOT, 'scripts', 'python_env.sh'), '--check'], {encoding: 'utf8'});
+  if (check.status !== 0) {
+    const why = (check.stderr || check.error?.message || `python_env.sh --check exited ${check.status}`).trim();
+    if (process.env.CI) {
+      console.log(`\n✗ part ${name} failed: ${why}; CI is set, so this is a failure (counted as 1 failure)`);
+      return {name, counts: {passed: 0, failed: 1, skipped: 0}, seconds: seconds(started), note: why};
+    }
+    console.log(`\n=== ${name}: SKIPPED: ${why}; counted as 1 skipped.`);
+    return {name, counts: {passed: 0, failed: 0, skipped: 1}, seconds: seconds(started), note: `skipped: ${why}`};
+  }
+  const python = check.stdout.trim().split('\n').pop();
+  const cli = '.build/tests/sluice_cli.cjs';
+  console.log(`\n=== ${name}: bundling test/python/sluice_cli.ts`);
+  try {
+    await bundle('test/python/sluice_cli.ts', cli, 'node');
+  } catch (e) {
+    console.log(`\n✗ part ${name} failed: bundling test/python/sluice_cli.ts failed (counted as 1 failure)\n${e.message}`);
+    return {name, counts: {passed: 0, failed: 1, skipped: 0}, seconds: seconds(started), note: 'bundling failed'};
+  }
+  console.log(`=== ${name}: unittest over test/python with ${python}`);
+  const args = [path.join(ROOT, 'test', 'python', 'run_tests.py'), ...(grep ? ['-k', grep] : [])];
+  const outcome = await runChild(python, args, {SLUICE_NODE_CLI: path.join(ROOT, cli), SLUICE_NODE: process.execPath,
+                                                PYTHONDONTWRITEBYTECODE: '1', TRANSFORMERS_VERBOSITY: 'error',
+                                                HF_HUB_DISABLE_PROGRESS_BARS: '1', TQDM_DISABLE: '1'});
+  return {name, ...judge(name, outcome, grep), seconds: seconds(started)};
+}
+
 function chromiumPath() {
   const bin = process.env.CHROME_BIN || '/usr/bin/chromium';
   try {
@@ -270,6 +306,7 @@ async function main() {
       if (part.optional && !existsSync(path.join(ROOT, part.entry))) continue;
       results.push(await runNodePart(part, opts.grep));
     }
+    results.push(await runPythonPart(opts.grep));
   }
   if (opts.browser) results.push(await runBrowserPart(opts.grep));
   if (opts.browser && !opts.grep) results.push(await runPlaygroundPart());

@@ -14,7 +14,9 @@ import {describeWebGPULimits} from '@sluice/backend-webgpu/limits_webgpu_test';
 import {describeCoreBadInputs, describeExpertDispatchConformance, describeFuzzSuite,
         describeLinearCrossEntropyConformance, describeNumericalExtremes,
         describeTopOneSuppressionConformance} from '@sluice/core/testing';
+import {describeSafetensors} from '@sluice/interop/testing/safetensors_test';
 import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs} from '@sluice/moe/testing';
+import {describeTransformersMapping} from '@sluice/moe/testing/transformers_mapping_test';
 import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_test';
 import {describeRegularizerBadInputs, describeRegularizersConformance} from '@sluice/regularizers/testing';
 
@@ -46,6 +48,8 @@ export const SUITES: readonly Suite[] = [
   {name: 'webgpu fused CE', define: describeWebGPULinearCrossEntropy, envs: ['node-webgpu', 'browser']},
   {name: 'webgpu dispatch', define: describeWebGPUExpertDispatch, envs: ['node-webgpu', 'browser']},
   {name: 'webgl fused CE', define: describeWebGLLinearCrossEntropy, envs: ['browser']},
+  {name: 'safetensors', define: describeSafetensors, envs: ['node-cpu', 'node-tensorflow', 'browser']},
+  {name: 'transformers weight mapping', define: describeTransformersMapping, envs: ['node-cpu', 'node-tensorflow', 'browser']},
   {name: 'moe indexeddb:// round trip', define: describeMoeIndexedDbRoundTrip, envs: ['browser']},
 ];
 

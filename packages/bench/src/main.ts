@@ -13,7 +13,7 @@ import {mkdirSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 
 import {parseArgs} from './args';
-import {benchCce, CceShape, cceTable} from './cce_bench';
+import {benchCce, benchCceExtras, cceExtrasTable, CceShape, cceTable} from './cce_bench';
 import {benchMoe, moeTable} from './moe_bench';
 import {describeMachine} from './machine';
 import {describeAdapter, forwardThroughput, isSoftwareAdapter, throughputLine} from './webgpu_bench';
@@ -106,6 +106,9 @@ async function main() {
     const table = cceTable(shape, rows, adapter);
     let section = `### linearCrossEntropy forward+backward, N=${shape.n} D=${shape.d} V=${shape.v}\n\n` +
         `Machine: ${machine}. ${new Date().toISOString().slice(0, 10)}.\n\n${table}\n`;
+    const extrasRounds = Math.max(3, args.repeats);
+    const extras = await benchCceExtras(shape, extrasRounds, s => console.log(s));
+    if (extras.length > 0) section += `\n${cceExtrasTable(extras, extrasRounds)}\n`;
     if (args.backend === 'webgpu') {
       const t = await forwardThroughput(shape, Math.max(args.repeats, 1));
       section += `\n| throughput | | | | adapter |\n|---|---|---|---|---|\n${throughputLine(shape, t, adapter!)}\n`;

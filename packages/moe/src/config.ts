@@ -2,6 +2,8 @@
  * The layer's configuration: the fields of DESIGN.md, their defaults, and
  * validation that names the field, the expected and the actual value.
  */
+import {fail as coreFail} from '@sluice/core/internal';
+
 export type Router = 'topk'|'expertChoice'|'sinkhorn'|'stochastic';
 export type Scoring = 'softmax'|'sigmoid';
 export type ExpertActivation = 'gelu'|'relu'|'swiglu';
@@ -44,6 +46,16 @@ export interface MixtureOfExpertsConfig {
   capacityFactor?: number;
   /** Always-on experts (one dense FFN of sharedExperts · hiddenUnits). Default 0. */
   sharedExperts?: number;
+  /**
+   * Renormalise each token's k gates to sum 1 (transformers' `norm_topk_prob`; Mixtral always does, also at
+   * k = 1, where every gate becomes 1). Default: topK > 1. Token-choice routers ('topk', 'sinkhorn') only.
+   */
+  normalizeGates?: boolean;
+  /**
+   * Factor on the routed experts' gates after any renormalisation (DeepSeek-V3's and Glm4Moe's
+   * `routed_scaling_factor`); shared experts are not scaled. Default 1.
+   */
+  routedScalingFactor?: number;
   balance?: BalanceConfig;
   /** Sinkhorn iterations for router 'sinkhorn'. Default 8. */
   sinkhornIterations?: number;
@@ -67,6 +79,8 @@ export interface ResolvedConfig {
   scoring: Scoring;
   capacityFactor: number;
   sharedExperts: number;
+  normalizeGates: boolean;
+  routedScalingFactor: number;
   balance: Required<BalanceConfig>;
   sinkhornIterations: number;
   seed: number;
@@ -75,7 +89,7 @@ export interface ResolvedConfig {
 const WHERE = 'mixtureOfExperts';
 
 function fail(field: string, expected: string, actual: unknown): never {
-  throw new Error(`${WHERE}: ${field} must be ${expected}, got ${describe(actual)}`);
+  coreFail(WHERE, field, expected, describe(actual));
 }
 
 function describe(v: unknown): string {
@@ -102,7 +116,7 @@ function oneOf<T extends string>(field: string, v: unknown, options: readonly T[
 }
 
 const KNOWN = ['numExperts', 'topK', 'units', 'hiddenUnits', 'activation', 'router', 'scoring', 'capacityFactor',
-               'sharedExperts', 'balance', 'sinkhornIterations', 'seed', 'name', 'trainable', 'inputShape',
+               'sharedExperts', 'normalizeGates', 'routedScalingFactor', 'balance', 'sinkhornIterations', 'seed', 'name', 'trainable', 'inputShape',
                'batchInputShape', 'batchSize', 'dtype', 'weights', 'inputDType', 'customObjects'];
 const KNOWN_BALANCE = ['auxLoss', 'auxLossScope', 'routerZLoss', 'biasUpdateRate', 'orthogonality', 'variance'];
 
@@ -121,6 +135,18 @@ export function resolveConfig(config: MixtureOfExpertsConfig): ResolvedConfig {
   }
   const sinkhornIterations =
       config.sinkhornIterations === undefined ? 8 : positiveInt('sinkhornIterations', config.sinkhornIterations);
+  const router = oneOf('router', config.router, ['topk', 'expertChoice', 'sinkhorn', 'stochastic'] as const, 'topk');
+  if (config.normalizeGates !== undefined) {
+    if (typeof config.normalizeGates !== 'boolean') fail('normalizeGates', 'a boolean', config.normalizeGates);
+    if (router !== 'topk' && router !== 'sinkhorn') {
+      fail('normalizeGates', `unset with router '${router}' (its gates are not per-token top-k scores)`,
+           config.normalizeGates);
+    }
+  }
+  const routedScalingFactor = config.routedScalingFactor ?? 1;
+  if (typeof routedScalingFactor !== 'number' || !Number.isFinite(routedScalingFactor) || routedScalingFactor <= 0) {
+    fail('routedScalingFactor', 'a finite number > 0', routedScalingFactor);
+  }
   const seed = config.seed ?? 1;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) fail('seed', 'a finite number', seed);
   return {
@@ -129,12 +155,14 @@ export function resolveConfig(config: MixtureOfExpertsConfig): ResolvedConfig {
     units: positiveInt('units', config.units),
     hiddenUnits: positiveInt('hiddenUnits', config.hiddenUnits),
     activation: oneOf('activation', config.activation, ['gelu', 'relu', 'swiglu'] as const, 'gelu'),
-    router: oneOf('router', config.router, ['topk', 'expertChoice', 'sinkhorn', 'stochastic'] as const, 'topk'),
+    router,
     scoring: oneOf('scoring', config.scoring, ['softmax', 'sigmoid'] as const, 'softmax'),
     capacityFactor: nonNegative('capacityFactor', config.capacityFactor, 0),
     sharedExperts: config.sharedExperts === undefined || config.sharedExperts === 0 ?
         0 :
         positiveInt('sharedExperts', config.sharedExperts),
+    normalizeGates: config.normalizeGates ?? topK > 1,
+    routedScalingFactor,
     balance: {
       auxLoss: nonNegative('balance.auxLoss', balance.auxLoss, 0),
       auxLossScope: oneOf('balance.auxLossScope', balance.auxLossScope, ['micro', 'global'] as const, 'micro'),

@@ -20,3 +20,7 @@ export type {AuxLossScope, BalanceConfig, ExpertActivation, MixtureOfExpertsConf
 export {moeCallback, moeLayers} from './callbacks';
 export type {MoECallbackOptions} from './callbacks';
 export {loadBalancingLoss, orthogonalityLoss, routerZLoss, routingVarianceLoss} from './balancing';
+export {exportTransformersWeights, importTransformersWeights, moeConfigFromTransformers, TRANSFORMERS_FLOAT_FIELDS,
+        TRANSFORMERS_TARGETS, transformersConfigJson, transformersMoeConfig, weightKeys} from './transformers';
+export type {ExpertLayout, KeySource, KeySpec, TransformersTarget, TransformersWeightOptions,
+             WeightValue} from './transformers';

@@ -113,7 +113,7 @@ export class MixtureOfExperts extends layers.Layer {
       const x = tf.reshape(input, [-1, d]) as tf.Tensor2D;
       const n = x.shape[0];
       const logits = tf.matMul(x, this.routerKernel.read()) as tf.Tensor2D;
-      const routed = this.route(logits, training);
+      const routed = this.scaleGates(this.route(logits, training));
       const cfg = this.moe;
       const capacity = cfg.router === 'expertChoice' ? undefined : expertCapacity(cfg, n);
       const wantSlots = training && cfg.balance.orthogonality > 0;
@@ -170,9 +170,9 @@ export class MixtureOfExperts extends layers.Layer {
     const {router, topK: k, scoring, numExperts: e} = this.moe;
     switch (router) {
       case 'topk':
-        return topkRouter(logits, k, scoring, this.selectionBias.read() as tf.Tensor1D);
+        return topkRouter(logits, k, scoring, this.selectionBias.read() as tf.Tensor1D, this.moe.normalizeGates);
       case 'sinkhorn':
-        return sinkhornRouter(logits, k, scoring, this.moe.sinkhornIterations);
+        return sinkhornRouter(logits, k, scoring, this.moe.sinkhornIterations, this.moe.normalizeGates);
       case 'stochastic':
         return stochasticRouter(logits, k, scoring, training, this.moe.seed * 7919 + (this.stochasticStep++));
       case 'expertChoice': {
@@ -181,6 +181,16 @@ export class MixtureOfExperts extends layers.Layer {
         return expertChoiceRouter(logits, Math.max(1, Math.ceil(factor * n * k / e)), scoring);
       }
     }
+  }
+
+  /** routedScalingFactor on the routed gates (after renormalisation, as DeepSeek-V3 and Glm4Moe apply it). */
+  private scaleGates(routed: RouterOutput): RouterOutput {
+    const factor = this.moe.routedScalingFactor;
+    if (factor === 1) return routed;
+    const r = routed.routing;
+    const routing = r.kind === 'slots' ? {...r, gates: tf.mul(r.gates, factor) as tf.Tensor2D} :
+                                         {...r, gates: tf.mul(r.gates, factor) as tf.Tensor1D};
+    return {...routed, routing};
   }
 
   private accumulateGlobalCounts(counts: tf.Tensor1D): tf.Tensor1D {

@@ -20,6 +20,10 @@ export interface RefConfig {
   scoring: Scoring;
   capacity?: number;       // per expert (slots routers); undefined = dropless
   sinkhornIterations: number;
+  /** Renormalise each token's gates to sum 1 (default k > 1). */
+  normalize?: boolean;
+  /** routedScalingFactor: multiplies the routed gates after renormalisation (default 1). */
+  scale?: number;
 }
 
 function act(v: Float64Array, activation: ExpertActivation): Float64Array {
@@ -91,7 +95,7 @@ export function moeReferenceForward(x: Float32Array, n: number, w: RefWeights, c
     const c = Math.min(cfg.capacity!, n);
     for (let ex = 0; ex < e; ++ex) {
       const column = scores.map(s => s[ex]);
-      for (const i of topIndices(column, c)) addExpert(i, ex, column[i]);
+      for (const i of topIndices(column, c)) addExpert(i, ex, column[i] * (cfg.scale ?? 1));
       counts[ex] = c;
     }
   } else {
@@ -108,10 +112,11 @@ export function moeReferenceForward(x: Float32Array, n: number, w: RefWeights, c
       const chosen = choices[i];
       let gates = chosen.map(j => scores[i][j]);
       if (cfg.router === 'stochastic') gates = chosen.map(() => 1 / e);
-      else if (k > 1) {
+      else if (cfg.normalize ?? k > 1) {
         const sum = gates.reduce((a, b) => a + b, 0);
         gates = gates.map(g => g / sum);
       }
+      gates = gates.map(g => g * (cfg.scale ?? 1));
       chosen.forEach((j, slot) => {
         counts[j] += 1;
         if (cfg.capacity !== undefined && used[j] >= cfg.capacity) {

@@ -35,6 +35,19 @@ const CASES: Case[] = [
   {name: 'expertChoice', n: 10, d: 5,
    config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, router: 'expertChoice', capacityFactor: 1}},
   {name: 'sinkhorn k=2', n: 12, d: 5, config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, router: 'sinkhorn'}},
+  {name: 'topk sigmoid k=2 unnormalised gates, routedScalingFactor 2.5, shared expert (Glm4Moe-style)', n: 10, d: 5,
+   config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, activation: 'swiglu', scoring: 'sigmoid',
+            normalizeGates: false, routedScalingFactor: 2.5, sharedExperts: 1}},
+  {name: 'topk sigmoid k=3 normalised gates, routedScalingFactor 1.8', n: 9, d: 4,
+   config: {numExperts: 5, topK: 3, units: 3, hiddenUnits: 3, scoring: 'sigmoid', normalizeGates: true,
+            routedScalingFactor: 1.8}},
+  {name: 'topk softmax k=1 normalizeGates (Mixtral at k=1: every gate 1)', n: 8, d: 4,
+   config: {numExperts: 3, topK: 1, units: 3, hiddenUnits: 3, activation: 'swiglu', normalizeGates: true}},
+  {name: 'sinkhorn k=2 unnormalised gates', n: 8, d: 4,
+   config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 3, router: 'sinkhorn', normalizeGates: false}},
+  {name: 'expertChoice with routedScalingFactor 0.5', n: 8, d: 4,
+   config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 3, router: 'expertChoice', capacityFactor: 1,
+            routedScalingFactor: 0.5}},
   {name: 'stochastic (inference: every expert, gate 1/E)', n: 8, d: 4,
    config: {numExperts: 3, topK: 1, units: 3, hiddenUnits: 4, router: 'stochastic'}},
 ];
@@ -61,7 +74,8 @@ function refConfig(config: MixtureOfExpertsConfig, n: number, d: number): RefCon
       Math.max(1, Math.ceil((r.capacityFactor || 1) * n * r.topK / r.numExperts)) :
       expertCapacity(r, n);
   return {e: r.numExperts, k: r.topK, d, h: r.hiddenUnits, u: r.units, s: r.sharedExperts, activation: r.activation,
-          router: r.router, scoring: r.scoring, capacity, sinkhornIterations: r.sinkhornIterations};
+          router: r.router, scoring: r.scoring, capacity, sinkhornIterations: r.sinkhornIterations,
+          normalize: r.normalizeGates, scale: r.routedScalingFactor};
 }
 
 export function describeMixtureOfExpertsConformance(constraints: Constraints = ALL_ENVS) {
@@ -279,6 +293,26 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       loaded.dispose();
     });
 
+    it('getConfig round-trips normalizeGates and routedScalingFactor (fromConfig gives the same outputs)', async () => {
+      const config: MixtureOfExpertsConfig = {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, scoring: 'sigmoid',
+                                              normalizeGates: false, routedScalingFactor: 2.5, seed: 4};
+      const layer = mixtureOfExperts(config);
+      const x = tf.tensor2d(uniformArray(seededRandom(23), 6 * 5, -1, 1), [6, 5]);
+      const y = layer.apply(x) as tf.Tensor;
+      const saved = layer.getConfig();
+      expect([saved['normalizeGates'], saved['routedScalingFactor']]).toEqual([false, 2.5]);
+      const copy = tf.serialization.SerializationMap.getMap().classNameMap[MixtureOfExperts.className];
+      const clone = copy[1](copy[0], {...saved, name: undefined} as unknown as tf.serialization.ConfigDict) as MixtureOfExperts;
+      expect([clone.moe.normalizeGates, clone.moe.routedScalingFactor]).toEqual([false, 2.5]);
+      clone.apply(x);
+      clone.setWeights(layer.getWeights());
+      const z = clone.apply(x) as tf.Tensor;
+      expect(Array.from(await z.data())).toEqual(Array.from(await y.data()));
+      tf.dispose([x, y, z]);
+      layer.dispose();
+      clone.dispose();
+    });
+
     const BAD: Array<[string, unknown, RegExp]> = [
       ['topK > numExperts', {numExperts: 2, topK: 3, units: 2, hiddenUnits: 2}, /topK must be <= numExperts \(2\), got 3/],
       ['numExperts 0', {numExperts: 0, units: 2, hiddenUnits: 2}, /numExperts must be a positive integer, got 0/],
@@ -297,6 +331,17 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       ['unknown balance field', {numExperts: 2, units: 2, hiddenUnits: 2, balance: {auxloss: 1}},
        /balance.auxloss must be one of/],
       ['unknown field', {numExperts: 2, units: 2, hiddenUnits: 2, topk: 2}, /config.topk must be one of the known/],
+      ['normalizeGates not a boolean', {numExperts: 2, units: 2, hiddenUnits: 2, normalizeGates: 1},
+       /mixtureOfExperts: normalizeGates must be a boolean, got 1/],
+      ['normalizeGates with expertChoice', {numExperts: 2, units: 2, hiddenUnits: 2, router: 'expertChoice',
+                                             normalizeGates: true},
+       /normalizeGates must be unset with router 'expertChoice'/],
+      ['routedScalingFactor 0', {numExperts: 2, units: 2, hiddenUnits: 2, routedScalingFactor: 0},
+       /mixtureOfExperts: routedScalingFactor must be a finite number > 0, got 0/],
+      ['routedScalingFactor NaN', {numExperts: 2, units: 2, hiddenUnits: 2, routedScalingFactor: NaN},
+       /mixtureOfExperts: routedScalingFactor must be a finite number > 0, got NaN/],
+      ['routedScalingFactor a string', {numExperts: 2, units: 2, hiddenUnits: 2, routedScalingFactor: '2'},
+       /routedScalingFactor must be a finite number > 0, got '2'/],
       ['bias update with a non-topk router', {numExperts: 2, units: 2, hiddenUnits: 2, router: 'sinkhorn',
                                               balance: {biasUpdateRate: 0.1}}, /biasUpdateRate must be 0 unless/],
     ];
