@@ -180,6 +180,46 @@ export function describeWebGLLinearCrossEntropy() {
       tf.dispose([e, c, b, labels]);
     });
 
+    // −Inf travels through textures and tfjs's fused-bias matmul; the programs test it with a sentinel
+    // comparison on the pre-cap logit. A masked class must get exactly 0, and 'dv' must run without a
+    // transposed copy of the classifier (no Transpose kernel, dClassifier built in [D, V]).
+    it("'dv' with masked classes: no Transpose, exact zero gradients of masked classes, float64 values", async () => {
+      const n = 9, v = 13, d = 4, masked = [0, 5, 6, 12];
+      const rand = seededRandom(23);
+      const embeddings = uniformArray(rand, n * d, -2, 2), classifierVD = uniformArray(rand, v * d);
+      const bias = uniformArray(rand, v).map((b, j) => masked.includes(j) ? -Infinity : b);
+      const classWeights = uniformArray(rand, v, 0.5, 2);
+      const labels = [1, 2, 3, 4, 7, 8, 9, 10, -100];
+      const classifierDV = Array.from({length: d * v}, (_, i) => classifierVD[(i % v) * d + Math.floor(i / v)]);
+      const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1, vocabChunk: 4};
+      const e = tf.tensor2d(embeddings, [n, d]), c = tf.tensor2d(classifierDV, [d, v]), b = tf.tensor1d(bias);
+      const w = tf.tensor1d(classWeights), y = tf.tensor1d(labels, 'int32');
+      const before = tf.memory().numTensors;
+      const run = () => tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => linearCrossEntropy(
+          ee as tf.Tensor2D, cc as tf.Tensor2D, y,
+          {...options, bias: bb as tf.Tensor1D, classWeights: w, classifierLayout: 'dv', reduction: 'sum'}) as
+          tf.Scalar)([e, c, b]);
+      const profile = await tf.profile(() => run());
+      expect(profile.kernelNames).not.toContain('Transpose');
+      expect(profile.kernelNames).toContain(SluiceLinearCrossEntropyGrad);
+      const [dE, dC, dB] = run();
+      expect(dC.shape).toEqual([d, v]);
+      const [dEValues, dCValues, dBValues] = await Promise.all([dE.data(), dC.data(), dB.data()]);
+      const ref = {n, d, v, embeddings, classifier: classifierVD, bias, classWeights, labels, ...options};
+      const expected = lceReferenceBackward(ref, lceReferenceForward(ref), new Float64Array(n).fill(1));
+      for (const j of masked) {
+        expect(dBValues[j]).withContext(`dBias[${j}]`).toBe(0);
+        for (let k = 0; k < d; ++k) expect(dCValues[k * v + j]).withContext(`dClassifier[${k}, ${j}]`).toBe(0);
+      }
+      const dCExpected = Array.from({length: d * v}, (_, i) => expected.dClassifier[(i % v) * d + Math.floor(i / v)]);
+      expectClose(dEValues, expected.dEmbeddings, tol, 'dEmbeddings');
+      expectClose(dCValues, dCExpected, tol, 'dClassifier [D, V]');
+      expectClose(dBValues, expected.dBias!, tol, 'dBias');
+      tf.dispose([dE, dC, dB]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([e, c, b, w, y]);
+    });
+
     it('topOneSuppression keeps precision under a large shared offset', async () => {
       // max − mean of [1e4 + k] is 2 exactly; Σz/V − max would lose it to float32 rounding.
       const row = Array.from({length: 5}, (_, k) => 1e4 + k);
