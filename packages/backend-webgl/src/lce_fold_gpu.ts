@@ -29,13 +29,16 @@ import {MASK_SNIPPET, PACKED_PICK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
 /** Lowest finite float32: exp(it − z) underflows to 0 for any finite z. */
 const NEG_INIT = '-3.4028234e38';
 
-/** The loop over a packed chunk row, calling `body` with z, its column `col` (global) for unmasked classes. */
+/**
+ * The loop over a packed chunk row, running `body` with z and its global column `col` for unmasked classes
+ * (the names `texel`, `pair`, `x`, `j`, `k` are taken).
+ */
 function chunkLoop(chunk: number, body: string): string {
   return `
         bool oddRow = (row & 1) == 1;
         for (int j = 0; j < ${chunk}; j += 2) {
-          vec4 t = getLogits(row, j);
-          vec2 pair = oddRow ? t.zw : t.xy;
+          vec4 texel = getLogits(row, j);
+          vec2 pair = oddRow ? texel.zw : texel.xy;
           for (int k = 0; k < 2; k++) {
             if (j + k >= ${chunk}) {
               break;

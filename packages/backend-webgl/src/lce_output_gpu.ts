@@ -114,7 +114,7 @@ export class LceLossProgram implements GPGPUProgram {
         float vu = ${o.hasStats ? 'getStats(0, 0)' : 'float(vocab)'};
         float sumW = ${o.hasStats ? 'getStats(0, 1)' : 'float(vocab)'};
         float sumZ = getState(i, 1, 1);
-        float sumWZ = ${o.weightedSum ? 'getExtras(i, 0, 2)' : 'sumZ'};
+        float sumWZ = ${o.weightedSum ? 'getExtras(i, 1, 0)' : 'sumZ'};
         float loss = (1.0 - labelSmoothing) * wy * (lse - zy);
         if (labelSmoothing != 0.0) {
           loss += labelSmoothing / vu * (sumW * lse - sumWZ);
