@@ -49,7 +49,7 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
             backend.makeTensorInfo([v], 'float32', new Float32Array(v))];
   }
   const {labelSmoothing: ls, maxSup} = attrs;
-  const hasStats = ls !== 0 || maxSup !== 0 || weights != null;
+  const hasStats = ls !== 0 || maxSup !== 0;  // V_u and S only scale the ls and maxSup terms
   const weighted = weights != null && ls !== 0;
   const scratch = new Scratch(backend);
   try {
