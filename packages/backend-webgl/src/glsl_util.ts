@@ -35,3 +35,20 @@ export const PACKED_PICK_SNIPPET = `
     return oddRow ? (oddCol ? t.w : t.z) : (oddCol ? t.y : t.x);
   }
 `;
+
+/**
+ * Masked classes (bias −Inf, so pre-cap logit x = −Inf) and +Inf. The test is
+ * a sentinel comparison, not isinf(): drivers may flush an infinite texel to
+ * ∓FLT_MAX, and below −3.4e38 holds both −Inf and −FLT_MAX (a finite bias in
+ * [−FLT_MAX, −3.4e38) would also count as masked: outside any useful range).
+ * It must run on the pre-cap x: the softcap maps −Inf to the finite −s.
+ * uintBitsToFloat needs GLSL ES 3 (webgl 2, which tfjs uses wherever offered).
+ */
+export const MASK_SNIPPET = `
+  bool sluiceMasked(float x) {
+    return x < -3.4e38;
+  }
+  float sluiceInf() {
+    return uintBitsToFloat(0x7f800000u);
+  }
+`;

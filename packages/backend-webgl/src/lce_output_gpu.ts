@@ -1,68 +1,94 @@
 /**
  * Per-token outputs of the fused cross-entropy forward, read from the folded
- * state [N, 2, 2] = (max, Σexp, argmax, Σz) per token:
- *   'lse'    max + log Σexp (every token, ignored ones included),
- *   'argmax' the first index of the row maximum,
- *   'loss'   lse − (1 − ls)·z_y − ls·mean z + zLoss·lse² + maxSup·(max − mean z),
- *            0 for ignored tokens, NaN for a kept label outside [0, V).
- * The label logit is computed here once per token (a D-long dot product);
- * the row mean comes from Σz with a softcap, else from e·ΣC + Σbias (column
- * sums computed once), divided by V.
+ * state [N, 2, 2] = (max, Σexp, argmax, Σz) per token (sums over the unmasked
+ * classes U), the extras (m, Σ exp(z − m)·z, Σ w z, 0) and the class stats
+ * (V_u, S = Σ_{c∈U} w_c):
+ *   'lse'     max + log Σexp (every token, ignored ones included; NaN when
+ *             no class is unmasked),
+ *   'argmax'  the first index of the row maximum over U,
+ *   'entropy' lse − Σ_c p_c z_c = lse − Σ exp(z − m)·z / Σexp,
+ *   'loss'    (1 − ls)·w_y·(lse − z_y) + (ls / V_u)·(S·lse − Σ w z) + zLoss·w_y·lse²
+ *             + maxSup·w_y·(max − Σz / V_u); 0 for ignored tokens, NaN for a kept
+ *             label outside [0, V), +Inf for a label at a masked class.
+ * The label logit is computed here once per token (a D-long dot product in
+ * k order, float32), reading the classifier in its layout.
  */
+import type {ClassifierLayout} from '@sluice/core';
+
 import type {GPGPUProgram, UniformType} from './internal';
-import {AS_INT_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
+import {AS_INT_SNIPPET, MASK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
 
-export type LceOutput = 'lse'|'argmax'|'loss';
+export type LceOutput = 'lse'|'argmax'|'entropy';
 
-/**
- * Where the loss takes mean_j z_j from: not needed (ls = maxSup = 0), the
- * folded Σz (softcap), or column sums of C and the bias (no softcap).
- * Compile-time because the inputs differ.
- */
-export type RowMeanSource = 'none'|'sumZ'|'columns';
+/** lse of token i from the state; NaN when Σexp = 0 (V_u = 0: nothing was folded). */
+const LSE_OF = `
+  float sluiceLse(int i) {
+    float s = getState(i, 0, 1);
+    return s > 0.0 ? getState(i, 0, 0) + log(s) : NAN;
+  }
+`;
 
-export class LceOutputProgram implements GPGPUProgram {
+export class LceStatOutputProgram implements GPGPUProgram {
   variableNames: string[];
   outputShape: number[];
   userCode: string;
-  customUniforms?: Array<{name: string, type: UniformType}>;
 
-  constructor(tokens: number, output: LceOutput, dim = 0, hasBias = false, mean: RowMeanSource = 'none') {
+  constructor(tokens: number, output: LceOutput) {
     this.outputShape = [tokens];
-    if (output !== 'loss') {
-      this.variableNames = ['state'];
-      this.userCode = `
-        void main() {
-          int i = getOutputCoords();
-          setOutput(${output === 'lse' ? 'getState(i, 0, 0) + log(getState(i, 0, 1))' : 'getState(i, 1, 0)'});
-        }
-      `;
-      return;
-    }
+    this.variableNames = output === 'entropy' ? ['state', 'extras'] : ['state'];
+    const value = {
+      lse: 'sluiceLse(i)',
+      argmax: 'getState(i, 1, 0)',
+      entropy: 'sluiceLse(i) - getExtras(i, 0, 1) / getState(i, 0, 1)',
+    }[output];
+    this.userCode = `
+      ${LSE_OF}
+      void main() {
+        int i = getOutputCoords();
+        setOutput(${value});
+      }
+    `;
+  }
+}
+
+export interface LceLossVariant {
+  dim: number;
+  layout: ClassifierLayout;
+  hasBias: boolean;
+  /** classWeights are read (w_y); with `weightedSum` also Σ w z from the extras. */
+  hasWeights: boolean;
+  weightedSum: boolean;
+  /** V_u and S are read from the class stats (needed when ls > 0 or maxSup > 0). */
+  hasStats: boolean;
+}
+
+export class LceLossProgram implements GPGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  userCode: string;
+  customUniforms = [
+    {name: 'ignoreIndex', type: 'int' as UniformType},
+    {name: 'vocab', type: 'int' as UniformType},
+    {name: 'softcap', type: 'float' as UniformType},
+    {name: 'labelSmoothing', type: 'float' as UniformType},
+    {name: 'zLoss', type: 'float' as UniformType},
+    {name: 'maxSup', type: 'float' as UniformType},
+  ];
+
+  /** Inputs in order: state, labels, E, C, then bias, weights, stats, extras as the variant has them. */
+  constructor(tokens: number, o: LceLossVariant) {
+    this.outputShape = [tokens];
     this.variableNames = ['state', 'labels', 'E', 'C'];
-    if (hasBias) this.variableNames.push('bias');
-    if (mean === 'columns') {
-      this.variableNames.push('colSumC');
-      if (hasBias) this.variableNames.push('biasSum');
-    }
-    this.customUniforms = [
-      {name: 'ignoreIndex', type: 'int'},
-      {name: 'vocab', type: 'int'},
-      {name: 'softcap', type: 'float'},
-      {name: 'labelSmoothing', type: 'float'},
-      {name: 'zLoss', type: 'float'},
-      {name: 'maxSup', type: 'float'},
-    ];
-    const meanDot = mean === 'columns' ? 'rowDot += e * getColSumC(0, k);' : '';
-    let rowMean = '0.0';
-    if (mean === 'sumZ') {
-      rowMean = 'getState(i, 1, 1) / float(vocab)';
-    } else if (mean === 'columns') {
-      rowMean = `(rowDot${hasBias ? ' + getBiasSum(0, 0)' : ''}) / float(vocab)`;
-    }
+    if (o.hasBias) this.variableNames.push('bias');
+    if (o.hasWeights) this.variableNames.push('weights');
+    if (o.hasStats) this.variableNames.push('stats');
+    if (o.weightedSum) this.variableNames.push('extras');
+    const cAt = o.layout === 'dv' ? 'getC(k, y)' : 'getC(y, k)';
     this.userCode = `
       ${SOFTCAP_SNIPPET}
       ${AS_INT_SNIPPET}
+      ${MASK_SNIPPET}
+      ${LSE_OF}
 
       void main() {
         int i = getOutputCoords();
@@ -76,19 +102,27 @@ export class LceOutputProgram implements GPGPUProgram {
           return;
         }
         float m = getState(i, 0, 0);
-        float lse = m + log(getState(i, 0, 1));
+        float lse = sluiceLse(i);
         float x = 0.0;
-        float rowDot = 0.0;
-        for (int k = 0; k < ${dim}; k++) {
-          float e = getE(i, k);
-          x += e * getC(y, k);
-          ${meanDot}
+        for (int k = 0; k < ${o.dim}; k++) {
+          x += getE(i, k) * ${cAt};
         }
-        ${hasBias ? 'x += getBias(y);' : ''}
-        float zy = sluiceSoftcap(x, softcap);
-        float rowMean = ${rowMean};
-        float loss = lse - (1.0 - labelSmoothing) * zy - labelSmoothing * rowMean;
-        loss += zLoss * lse * lse + maxSup * (m - rowMean);
+        ${o.hasBias ? 'x += getBias(y);' : ''}
+        // z_y = −Inf at a masked class (its loss is +Inf, as PyTorch's).
+        float zy = sluiceMasked(x) ? -sluiceInf() : sluiceSoftcap(x, softcap);
+        float wy = ${o.hasWeights ? 'getWeights(y)' : '1.0'};
+        float vu = ${o.hasStats ? 'getStats(0, 0)' : 'float(vocab)'};
+        float sumW = ${o.hasStats ? 'getStats(0, 1)' : 'float(vocab)'};
+        float sumZ = getState(i, 1, 1);
+        float sumWZ = ${o.weightedSum ? 'getExtras(i, 1, 0)' : 'sumZ'};
+        float loss = (1.0 - labelSmoothing) * wy * (lse - zy);
+        if (labelSmoothing != 0.0) {
+          loss += labelSmoothing / vu * (sumW * lse - sumWZ);
+        }
+        loss += zLoss * wy * lse * lse;
+        if (maxSup != 0.0) {
+          loss += maxSup * wy * (m - sumZ / vu);
+        }
         setOutput(loss);
       }
     `;

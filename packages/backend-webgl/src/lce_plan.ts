@@ -6,6 +6,7 @@
  * cross-entropy fails at N = 4096, V = 32768.
  */
 import {env, TensorInfo} from '@tensorflow/tfjs-core';
+import type {ClassifierLayout} from '@sluice/core';
 
 import {batchMatMulImpl, MathBackendWebGL, slice} from './internal';
 
@@ -60,23 +61,34 @@ export class Scratch {
   }
 }
 
+/** V of a classifier [V, D] ('vd') or [D, V] ('dv'). */
+export function vocabOf(c: TensorInfo, layout: ClassifierLayout): number {
+  return layout === 'dv' ? c.shape[1] : c.shape[0];
+}
+
 /**
- * The chunk's classifier rows (a shallow slice: no copy when C is unpacked)
- * and its pre-softcap logits x = E·C_chunkᵀ + b_chunk [N, size], through
- * tfjs's packed matmul with the bias fused in. Both are registered in `scratch`.
+ * The chunk's classifier part and its pre-softcap logits x = E·C_chunk + b_chunk
+ * [N, size], through tfjs's packed matmul with the bias fused in. 'vd': the
+ * chunk's rows, a shallow slice (no copy); 'dv': the classifier [D, V] is fed
+ * to the matmul as is (transposeB false), so nothing is transposed; with more
+ * than one chunk its columns [D, size] are sliced (tfjs copies a column block:
+ * D × size floats per chunk, never a transposed [V, D]). Both are registered
+ * in `scratch`.
  */
 export function chunkLogits(backend: MathBackendWebGL, scratch: Scratch, e: TensorInfo, c: TensorInfo,
-                            bias: TensorInfo|undefined, start: number, size: number):
+                            bias: TensorInfo|undefined, layout: ClassifierLayout, start: number, size: number):
     {cChunk: TensorInfo, logits: TensorInfo} {
-  const [v, d] = c.shape;
+  const dv = layout === 'dv';
+  const v = vocabOf(c, layout);
   const whole = start === 0 && size === v;
-  const cChunk = whole ? c : scratch.add(slice({inputs: {x: c}, backend, attrs: {begin: [start, 0], size: [size, d]}}));
+  const [begin, extent] = dv ? [[0, start], [c.shape[0], size]] : [[start, 0], [size, c.shape[1]]];
+  const cChunk = whole ? c : scratch.add(slice({inputs: {x: c}, backend, attrs: {begin, size: extent}}));
   let bChunk: TensorInfo|null = null;
   if (bias != null) {
     bChunk = whole ? bias : scratch.add(slice({inputs: {x: bias}, backend, attrs: {begin: [start], size: [size]}}));
   }
   const logits = scratch.add(batchMatMulImpl(
-      {a: e, b: cChunk, transposeA: false, transposeB: true, backend, bias: bChunk ?? undefined}));
+      {a: e, b: cChunk, transposeA: false, transposeB: !dv, backend, bias: bChunk ?? undefined}));
   if (bChunk !== bias) scratch.dispose(bChunk);
   return {cChunk, logits};
 }

@@ -3,12 +3,14 @@
  * conformance suite: the registered kernels really run (no composite ops),
  * N×V larger than the largest texture works (naive tfjs cross-entropy cannot
  * even allocate its logits there), the texture pool grows by O(N × chunk),
- * not N×V, and no texture outlives a call.
+ * not N×V, no texture outlives a call, labels outside [0, V) give NaN rows, and 'dv' with masked classes runs
+ * without a transposed copy, with exact zero gradients at masked classes.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {linearCrossEntropy, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad, SluiceTopOneSuppression} from '@sluice/core';
-import {backendTolerance, expectClose, randomLabels, seededRandom, uniformArray} from '@sluice/core/testing';
+import {backendTolerance, expectClose, lceReferenceBackward, lceReferenceForward, randomLabels, seededRandom,
+        uniformArray} from '@sluice/core/testing';
 
 const WEBGL: Constraints = {predicate: env => env.backendName === 'webgl'};
 
@@ -136,6 +138,88 @@ export function describeWebGLLinearCrossEntropy() {
       tokens.forEach((i, t) => expectClose(dE.slice(i * d, (i + 1) * d), ref.dE[t], tol, `dE[${i}]`));
       rows.forEach((j, t) => expectClose(dC.slice(j * d, (j + 1) * d), ref.dC[t], tol, `dC[${j}]`));
       tf.dispose([e, c, y, value, perToken, ...grads]);
+    });
+
+    // On webgl the op reads labels back and rejects out-of-range ones, so such a label only reaches
+    // the kernels when called directly (as another op, or a future GPU-resident path, may): the
+    // kernels must then make its row NaN (loss and dEmbeddings row), never a finite loss.
+    it('give NaN loss and dEmbeddings rows for labels outside [0, V) that reach the kernels', async () => {
+      const yValues = [1, 7, -3, -100, 4, 0], bad = [1, 2];
+      const n = yValues.length, v = 5, d = 3;
+      const rand = seededRandom(17);
+      const embeddings = uniformArray(rand, n * d, -2, 2), classifier = uniformArray(rand, v * d);
+      const bias = uniformArray(rand, v);
+      const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
+      const attrs = {...options, ignoreIndex: -100, gradFilterEps: 0, vocabChunk: 2, hasBias: true, classifierLayout: 'vd',
+                     hasClassWeights: false, computeEntropy: false};
+      const e = tf.tensor2d(embeddings, [n, d]), c = tf.tensor2d(classifier, [v, d]), b = tf.tensor1d(bias);
+      const labels = tf.add(tf.tensor1d(yValues, 'int32'), tf.scalar(0, 'int32')) as tf.Tensor1D;
+      const before = tf.memory().numTensors;
+      const engine = tf.engine();
+      const [losses, lse, argmax, entropy] = engine.runKernel(SluiceLinearCrossEntropy,
+                                                     {embeddings: e, classifier: c, labels, bias: b}, attrs) as tf.Tensor[];
+      const dLosses = tf.ones([n]), dLse = tf.zeros([n]);
+      const [dE, dC, dB] = engine.runKernel(SluiceLinearCrossEntropyGrad,
+                                            {dLosses, dLse, embeddings: e, classifier: c, labels, lse, argmax, bias: b},
+                                            attrs) as tf.Tensor[];
+      // Reference: the out-of-range rows ignored, so the others can be compared.
+      const ref = {n, d, v, embeddings, classifier, bias, ...options,
+                   labels: yValues.map((y, i) => bad.includes(i) ? -100 : y)};
+      const fwd = lceReferenceForward(ref);
+      const expected = lceReferenceBackward(ref, fwd, new Float64Array(n).fill(1));
+      const [lossValues, dEValues, dCValues] = await Promise.all([losses.data(), dE.data(), dC.data()]);
+      const kept = yValues.map((_, i) => i).filter(i => !bad.includes(i));
+      const rowsOf = (values: ArrayLike<number>, rows: number[]) =>
+          rows.flatMap(i => Array.from(values).slice(i * d, (i + 1) * d));
+      expect(bad.map(i => lossValues[i]).every(Number.isNaN)).withContext(`losses ${lossValues}`).toBe(true);
+      expect(rowsOf(dEValues, bad).every(Number.isNaN)).withContext(`dEmbeddings ${dEValues}`).toBe(true);
+      expectClose(kept.map(i => lossValues[i]), kept.map(i => fwd.losses[i]), tol, 'losses of in-range labels');
+      expectClose(rowsOf(dEValues, kept), rowsOf(expected.dEmbeddings, kept), tol, 'dEmbeddings of in-range labels');
+      // Every class's gradient sums over the tokens, the NaN rows included.
+      expect(Array.from(dCValues).every(Number.isNaN)).withContext('dClassifier all NaN').toBe(true);
+      tf.dispose([losses, lse, argmax, entropy, dLosses, dLse, dE, dC, dB]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([e, c, b, labels]);
+    });
+
+    // −Inf travels through textures and tfjs's fused-bias matmul; the programs test it with a sentinel
+    // comparison on the pre-cap logit. A masked class must get exactly 0, and 'dv' must run without a
+    // transposed copy of the classifier (no Transpose kernel, dClassifier built in [D, V]).
+    it("'dv' with masked classes: no Transpose, exact zero gradients of masked classes, float64 values", async () => {
+      const n = 9, v = 13, d = 4, masked = [0, 5, 6, 12];
+      const rand = seededRandom(23);
+      const embeddings = uniformArray(rand, n * d, -2, 2), classifierVD = uniformArray(rand, v * d);
+      const bias = uniformArray(rand, v).map((b, j) => masked.includes(j) ? -Infinity : b);
+      const classWeights = uniformArray(rand, v, 0.5, 2);
+      const labels = [1, 2, 3, 4, 7, 8, 9, 10, -100];
+      const classifierDV = Array.from({length: d * v}, (_, i) => classifierVD[(i % v) * d + Math.floor(i / v)]);
+      const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1, vocabChunk: 4};
+      const e = tf.tensor2d(embeddings, [n, d]), c = tf.tensor2d(classifierDV, [d, v]), b = tf.tensor1d(bias);
+      const w = tf.tensor1d(classWeights), y = tf.tensor1d(labels, 'int32');
+      const before = tf.memory().numTensors;
+      const run = () => tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => linearCrossEntropy(
+          ee as tf.Tensor2D, cc as tf.Tensor2D, y,
+          {...options, bias: bb as tf.Tensor1D, classWeights: w, classifierLayout: 'dv', reduction: 'sum'}) as
+          tf.Scalar)([e, c, b]);
+      const profile = await tf.profile(() => tf.dispose(run()));
+      expect(profile.kernelNames).not.toContain('Transpose');
+      expect(profile.kernelNames).toContain(SluiceLinearCrossEntropyGrad);
+      const [dE, dC, dB] = run();
+      expect(dC.shape).toEqual([d, v]);
+      const [dEValues, dCValues, dBValues] = await Promise.all([dE.data(), dC.data(), dB.data()]);
+      const ref = {n, d, v, embeddings, classifier: classifierVD, bias, classWeights, labels, ...options};
+      const expected = lceReferenceBackward(ref, lceReferenceForward(ref), new Float64Array(n).fill(1));
+      for (const j of masked) {
+        expect(dBValues[j]).withContext(`dBias[${j}]`).toBe(0);
+        for (let k = 0; k < d; ++k) expect(dCValues[k * v + j]).withContext(`dClassifier[${k}, ${j}]`).toBe(0);
+      }
+      const dCExpected = Array.from({length: d * v}, (_, i) => expected.dClassifier[(i % v) * d + Math.floor(i / v)]);
+      expectClose(dEValues, expected.dEmbeddings, tol, 'dEmbeddings');
+      expectClose(dCValues, dCExpected, tol, 'dClassifier [D, V]');
+      expectClose(dBValues, expected.dBias!, tol, 'dBias');
+      tf.dispose([dE, dC, dB]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([e, c, b, w, y]);
     });
 
     it('topOneSuppression keeps precision under a large shared offset', async () => {

@@ -8,7 +8,8 @@
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 import {TOKEN_FIELDS} from './lce_token_coef_webgpu';
-import {ACC_DECL, SOFTCAP_SNIPPET, TileShape, tileCols, tiledMatMulSnippet, tileKey, tileRows} from './shader_util';
+import {ACC_DECL, logitGradSnippet, logitLoadersSnippet, logitSnippet, tileCols,
+        tiledMatMulSnippet, tileKey, tileRows, TileShape} from './shader_util';
 
 /** 32×32 tiles: the dz tile, the matmul tiles and the reload tiles share 16 KiB. */
 export const ATOMIC_TILE: TileShape = {wgX: 8, wgY: 8, rm: 4, rn: 4, tk: 16};
@@ -37,25 +38,45 @@ export class LceGradAtomicProgram implements WebGPUProgram {
     const tm = tileRows(t), tn = tileCols(t), threads = wgX * wgY;
     // Both reduction loops below walk 32-wide slices of D with the same threads.
     const slice = tn;
+    if (tm !== tn || rm !== rn || slice / wgX !== rn) {
+      throw new Error(`LceGradAtomicProgram: square tiles with ${rn} slice columns per thread`);
+    }
+    // One slice step: stage the operand's tn rows of the slice in \`rows\`, then each thread
+    // adds the dz-weighted sums of its rm output rows × rn slice columns into the target.
+    const accumulate = (o: {operand: string, stagedBase: string, stagedLimit: string, dzAt: string, ownBase: string,
+                            ownLimit: string, target: string}) => `
+      for (var l = 0; l < ${(tn * slice) / threads}; l++) {
+        let i = i32(localIndex) + l * ${threads};
+        let j = i / ${slice};
+        let dd = i % ${slice};
+        var value = 0.0;
+        if (${o.stagedBase} + j < ${o.stagedLimit} && d0 + dd < uniforms.dim) {
+          value = ${o.operand}[(${o.stagedBase} + j) * uniforms.dim + d0 + dd];
+        }
+        rows[j * ${slice + 1} + dd] = value;
+      }
+      workgroupBarrier();
+      for (var r = 0; r < ${rm}; r++) {
+        let own = ty * ${rm} + r;
+        for (var c = 0; c < ${rn}; c++) {
+          let dd = tx * ${rn} + c;
+          var sum = 0.0;
+          for (var j = 0; j < ${tn}; j++) {
+            sum = fma(${o.dzAt}, rows[j * ${slice + 1} + dd], sum);
+          }
+          if (${o.ownBase} + own < ${o.ownLimit} && d0 + dd < uniforms.dim) {
+            atomicAddF32(${o.target}, sum);
+          }
+        }
+      }
+      workgroupBarrier();`;
     return `
-  ${SOFTCAP_SNIPPET}
-  fn mmA(m : i32, k : i32) -> f32 {
-    if (m < uniforms.numTokens && k < uniforms.dim) {
-      return E[m * uniforms.dim + k];
-    }
-    return 0.0;
-  }
-  fn mmB(k : i32, n : i32) -> f32 {
-    if (n < uniforms.vocab && k < uniforms.dim) {
-      return C[n * uniforms.dim + k];
-    }
-    return 0.0;
-  }
+  ${logitSnippet(this.hasBias, this.softcap, '0')}
+  ${logitGradSnippet(t, TOKEN_FIELDS, this.softcap)}
+  ${logitLoadersSnippet('0', '0')}
   ${tiledMatMulSnippet(t, 'k', 'k')}
   var<workgroup> dzs : array<f32, ${tm * (tn + 1)}>;
   var<workgroup> rows : array<f32, ${Math.max(tm, tn) * (slice + 1)}>;
-  var<workgroup> keepTile : atomic<u32>;
-  var<workgroup> keepAll : u32;
 
   fn atomicAddF32(i : i32, v : f32) {
     if (v == 0.0) {
@@ -76,108 +97,28 @@ export class LceGradAtomicProgram implements WebGPUProgram {
     let ty = i32(localId.y);
     let n0 = i32(workgroupId.x) * ${tn};
     let m0 = i32(workgroupId.y) * ${tm};
-    if (localIndex == 0u) {
-      atomicStore(&keepTile, 0u);
-    }
-    workgroupBarrier();
     ${ACC_DECL}
     mmRun(&acc, m0, n0, 0, (uniforms.dim + ${t.tk - 1}) / ${t.tk});
 
-    var keep = false;
-    for (var r = 0; r < ${rm}; r++) {
-      let lr = ty * ${rm} + r;
-      let row = m0 + lr;
-      for (var c = 0; c < ${rn}; c++) {
-        let lc = tx * ${rn} + c;
-        let col = n0 + lc;
-        var dz = 0.0;
-        if (row < uniforms.numTokens && col < uniforms.vocab) {
-          let o = row * ${TOKEN_FIELDS};
-          var x = acc[r][c];
-          ${this.hasBias ? 'x = x + bias[col];' : ''}
-          ${this.softcap ? 'x = sluiceSoftcap(x, uniforms.softcap);' : ''}
-          let p = exp(x - tok[o]);
-          dz = p * tok[o + 1] + tok[o + 2];
-          if (col == i32(tok[o + 5])) {
-            dz = dz + tok[o + 3];
-            keep = true;
-          }
-          if (col == i32(tok[o + 6])) {
-            dz = dz + tok[o + 4];
-            keep = true;
-          }
-          ${this.softcap ? 'let q = x / uniforms.softcap; dz = dz * (1.0 - q * q);' : ''}
-          keep = keep || p >= uniforms.filterEps;
-        }
-        dzs[lr * ${tn + 1} + lc] = dz;
-      }
-    }
-    if (keep) {
-      atomicOr(&keepTile, 1u);
-    }
-    workgroupBarrier();
-    if (localIndex == 0u) {
-      keepAll = atomicLoad(&keepTile);
-    }
-    if (workgroupUniformLoad(&keepAll) == 0u) {
+    if (!sluiceDzTile(&acc, m0, n0, 0)) {
       return;
     }
+    for (var r = 0; r < ${rm}; r++) {
+      for (var c = 0; c < ${rn}; c++) {
+        dzs[(ty * ${rm} + r) * ${tn + 1} + tx * ${rn} + c] = acc[r][c];
+      }
+    }
+    workgroupBarrier();
     let dCBase = uniforms.numTokens * uniforms.dim;
     let slices = (uniforms.dim + ${slice - 1}) / ${slice};
     for (var s = 0; s < slices; s++) {
       let d0 = s * ${slice};
       // dE[m0 + i, d0 + d] += Σ_j dz[i, j] · C[n0 + j, d0 + d]
-      for (var l = 0; l < ${(tn * slice) / threads}; l++) {
-        let i = i32(localIndex) + l * ${threads};
-        let j = i / ${slice};
-        let dd = i % ${slice};
-        var value = 0.0;
-        if (n0 + j < uniforms.vocab && d0 + dd < uniforms.dim) {
-          value = C[(n0 + j) * uniforms.dim + d0 + dd];
-        }
-        rows[j * ${slice + 1} + dd] = value;
-      }
-      workgroupBarrier();
-      for (var r = 0; r < ${rm}; r++) {
-        let lr = ty * ${rm} + r;
-        for (var c = 0; c < ${slice / wgX}; c++) {
-          let dd = tx * ${rn} + c;
-          var sum = 0.0;
-          for (var j = 0; j < ${tn}; j++) {
-            sum = fma(dzs[lr * ${tn + 1} + j], rows[j * ${slice + 1} + dd], sum);
-          }
-          if (m0 + lr < uniforms.numTokens && d0 + dd < uniforms.dim) {
-            atomicAddF32((m0 + lr) * uniforms.dim + d0 + dd, sum);
-          }
-        }
-      }
-      workgroupBarrier();
+      ${accumulate({operand: 'C', stagedBase: 'n0', stagedLimit: 'uniforms.vocab', dzAt: `dzs[own * ${tn + 1} + j]`,
+                    ownBase: 'm0', ownLimit: 'uniforms.numTokens', target: '(m0 + own) * uniforms.dim + d0 + dd'})}
       // dC[n0 + j, d0 + d] += Σ_i dz[i, j] · E[m0 + i, d0 + d]
-      for (var l = 0; l < ${(tm * slice) / threads}; l++) {
-        let i = i32(localIndex) + l * ${threads};
-        let ii = i / ${slice};
-        let dd = i % ${slice};
-        var value = 0.0;
-        if (m0 + ii < uniforms.numTokens && d0 + dd < uniforms.dim) {
-          value = E[(m0 + ii) * uniforms.dim + d0 + dd];
-        }
-        rows[ii * ${slice + 1} + dd] = value;
-      }
-      workgroupBarrier();
-      for (var r = 0; r < ${rn}; r++) {
-        let lc = ty * ${rm} + r;
-        for (var c = 0; c < ${slice / wgX}; c++) {
-          let dd = tx * ${rn} + c;
-          var sum = 0.0;
-          for (var i = 0; i < ${tm}; i++) {
-            sum = fma(dzs[i * ${tn + 1} + lc], rows[i * ${slice + 1} + dd], sum);
-          }
-          if (n0 + lc < uniforms.vocab && d0 + dd < uniforms.dim) {
-            atomicAddF32(dCBase + (n0 + lc) * uniforms.dim + d0 + dd, sum);
-          }
-        }
-      }
-      workgroupBarrier();
+      ${accumulate({operand: 'E', stagedBase: 'm0', stagedLimit: 'uniforms.numTokens', dzAt: `dzs[j * ${tn + 1} + own]`,
+                    ownBase: 'n0', ownLimit: 'uniforms.vocab', target: 'dCBase + (n0 + own) * uniforms.dim + d0 + dd'})}
     }
     ${this.hasBias ? `
     if (i32(localIndex) < ${tn} && n0 + i32(localIndex) < uniforms.vocab) {

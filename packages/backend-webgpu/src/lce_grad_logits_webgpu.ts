@@ -10,7 +10,8 @@
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 import {TOKEN_FIELDS} from './lce_token_coef_webgpu';
-import {ACC_DECL, SOFTCAP_SNIPPET, TILE, tileCols, tiledMatMulSnippet, tileKey, tileRows} from './shader_util';
+import {ACC_DECL, logitGradSnippet, logitLoadersSnippet, logitSnippet, TILE, tileCols,
+        tiledMatMulSnippet, tileKey, tileRows} from './shader_util';
 
 export class LceGradLogitsProgram implements WebGPUProgram {
   variableNames: string[];
@@ -37,76 +38,20 @@ export class LceGradLogitsProgram implements WebGPUProgram {
     const {rm, rn, wgX, wgY} = TILE;
     const tm = tileRows(TILE), tn = tileCols(TILE);
     return `
-  ${SOFTCAP_SNIPPET}
-  fn mmA(m : i32, k : i32) -> f32 {
-    if (m < uniforms.numTokens && k < uniforms.dim) {
-      return E[(uniforms.eRow + m) * uniforms.dim + k];
-    }
-    return 0.0;
-  }
-  fn mmB(k : i32, n : i32) -> f32 {
-    if (n < uniforms.vocab && k < uniforms.dim) {
-      return C[(uniforms.cRow + n) * uniforms.dim + k];
-    }
-    return 0.0;
-  }
+  ${logitSnippet(this.hasBias, this.softcap, 'uniforms.biasRow')}
+  ${logitGradSnippet(TILE, TOKEN_FIELDS, this.softcap)}
+  ${logitLoadersSnippet('uniforms.eRow', 'uniforms.cRow')}
   ${tiledMatMulSnippet(TILE, 'k', 'k')}
-  var<workgroup> keepTile : atomic<u32>;
 
   ${main()} {
     let tx = i32(localId.x);
     let ty = i32(localId.y);
     let n0 = i32(workgroupId.x) * ${tn};
     let m0 = i32(workgroupId.y) * ${tm};
-    if (localIndex == 0u) {
-      atomicStore(&keepTile, 0u);
-    }
-    workgroupBarrier();
     ${ACC_DECL}
     mmRun(&acc, m0, n0, 0, (uniforms.dim + ${TILE.tk - 1}) / ${TILE.tk});
 
-    var keep = false;
-    for (var r = 0; r < ${rm}; r++) {
-      let row = m0 + ty * ${rm} + r;
-      if (row >= uniforms.numTokens) {
-        continue;
-      }
-      let o = row * ${TOKEN_FIELDS};
-      let lseRow = tok[o];
-      let softmaxCoef = tok[o + 1];
-      let uniformCoef = tok[o + 2];
-      let labelCoef = tok[o + 3];
-      let argmaxCoef = tok[o + 4];
-      let labelCol = i32(tok[o + 5]) - uniforms.vocabOffset;
-      let argCol = i32(tok[o + 6]) - uniforms.vocabOffset;
-      for (var c = 0; c < ${rn}; c++) {
-        let col = n0 + tx * ${rn} + c;
-        if (col >= uniforms.vocab) {
-          continue;
-        }
-        var x = acc[r][c];
-        ${this.hasBias ? 'x = x + bias[uniforms.biasRow + col];' : ''}
-        ${this.softcap ? 'x = sluiceSoftcap(x, uniforms.softcap);' : ''}
-        let p = exp(x - lseRow);
-        var dz = p * softmaxCoef + uniformCoef;
-        if (col == labelCol) {
-          dz = dz + labelCoef;
-          keep = true;
-        }
-        if (col == argCol) {
-          dz = dz + argmaxCoef;
-          keep = true;
-        }
-        ${this.softcap ? 'let q = x / uniforms.softcap; dz = dz * (1.0 - q * q);' : ''}
-        keep = keep || p >= uniforms.filterEps;
-        acc[r][c] = dz;
-      }
-    }
-    if (keep) {
-      atomicOr(&keepTile, 1u);
-    }
-    workgroupBarrier();
-    let keepAll = atomicLoad(&keepTile) != 0u;
+    let keepAll = sluiceDzTile(&acc, m0, n0, uniforms.vocabOffset);
     for (var r = 0; r < ${rm}; r++) {
       let row = m0 + ty * ${rm} + r;
       for (var c = 0; c < ${rn}; c++) {

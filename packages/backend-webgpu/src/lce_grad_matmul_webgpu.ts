@@ -7,7 +7,7 @@
  * whole workgroup. Output rows start at `outRow`; `accumulate` = 0 writes.
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
-import {ACC_DECL, TILE, tileCols, tiledMatMulSnippet, tileKey, tileRows} from './shader_util';
+import {ACC_DECL, operandLoadersSnippet, TILE, tileCols, tiledMatMulSnippet, tileKey, tileRows} from './shader_util';
 
 export type LceGradMatMulKind = 'dE'|'dC';
 
@@ -42,31 +42,13 @@ export class LceGradMatMulProgram implements WebGPUProgram {
     const dE = this.kind === 'dE';
     // dE: A(m = token, k = block column) = dz[m, k];  B(k, n = d) = C[cRow + k, d].
     // dC: A(m = block column, k = token) = dz[k, m];  B(k, n = d) = E[eRow + k, d].
-    const loaders = dE ? `
-  fn mmA(m : i32, k : i32) -> f32 {
-    if (m < uniforms.numTokens && k < uniforms.block) {
-      return dz[m * uniforms.block + k];
-    }
-    return 0.0;
-  }
-  fn mmB(k : i32, n : i32) -> f32 {
-    if (k < uniforms.block && n < uniforms.dim) {
-      return C[(uniforms.otherRow + k) * uniforms.dim + n];
-    }
-    return 0.0;
-  }` : `
-  fn mmA(m : i32, k : i32) -> f32 {
-    if (m < uniforms.block && k < uniforms.numTokens) {
-      return dz[k * uniforms.block + m];
-    }
-    return 0.0;
-  }
-  fn mmB(k : i32, n : i32) -> f32 {
-    if (k < uniforms.numTokens && n < uniforms.dim) {
-      return E[(uniforms.otherRow + k) * uniforms.dim + n];
-    }
-    return 0.0;
-  }`;
+    const loaders = dE ?
+        operandLoadersSnippet(
+            {inRange: 'm < uniforms.numTokens && k < uniforms.block', value: 'dz[m * uniforms.block + k]'},
+            {inRange: 'k < uniforms.block && n < uniforms.dim', value: 'C[(uniforms.otherRow + k) * uniforms.dim + n]'}) :
+        operandLoadersSnippet(
+            {inRange: 'm < uniforms.block && k < uniforms.numTokens', value: 'dz[k * uniforms.block + m]'},
+            {inRange: 'k < uniforms.numTokens && n < uniforms.dim', value: 'E[(uniforms.otherRow + k) * uniforms.dim + n]'});
     // A dz tile spans tm tokens × tn columns; one reduction group is one tile.
     const groupSize = dE ? tn : tm;
     const flagIndex = dE ? 'i32(workgroupId.y) * tilesN + g' : 'g * tilesN + i32(workgroupId.y)';

@@ -39,6 +39,8 @@ export class LceMergeProgram implements WebGPUProgram {
             uniforms.zLoss * lse * lse + uniforms.maxSup * (m - mean);
         if (label == uniforms.ignoreIndex) {
           loss = 0.0;
+        } else if (label < 0 || f32(label) >= uniforms.vocabTotal) {
+          loss = uniforms.NAN;  // a device-resident label the op could not check
         }
         result[uniforms.outRow + row] = loss;`,
       lse: `result[uniforms.outRow + row] = lse;`,

@@ -4,10 +4,12 @@
  * maxStorageBufferBindingSize and every dispatch dimension within
  * maxComputeWorkgroupsPerDimension, whatever N and V are.
  */
-import type {TensorInfo} from '@tensorflow/tfjs-core';
+import type {KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
 import {ranges} from '@sluice/core/internal';
 
-import type {DeviceBudget} from './device_budget';
+import {DeviceBudget, deviceBudget} from './device_budget';
+import {GpuScratch, runGuarded} from './gpu_scratch';
+import type {WebGPUBackend} from './internal';
 import {PARTIAL_FIELDS} from './linear_cross_entropy_webgpu';
 import {TILE, tileCols, tileRows} from './shader_util';
 
@@ -111,4 +113,22 @@ export function gradBlock(v: number, d: number, chunkTokens: number, vocabChunk:
 export function lceShape(inputs: {embeddings: TensorInfo, classifier: TensorInfo}): string {
   const [n, d] = inputs.embeddings.shape;
   return `N=${n}, D=${d}, V=${inputs.classifier.shape[0]}`;
+}
+
+/**
+ * The webgpu config of a linear cross-entropy kernel: `body` runs guarded
+ * (`runGuarded`: intermediates freed and the shape named on failure).
+ */
+export function lceKernelConfig<I extends {embeddings: TensorInfo, classifier: TensorInfo}, A>(
+    kernelName: string, body: (scratch: GpuScratch, inputs: I, attrs: A) => TensorInfo[]): KernelConfig {
+  return {
+    kernelName,
+    backendName: 'webgpu',
+    kernelFunc: ({inputs, backend, attrs}) => {
+      const typed = inputs as unknown as I;
+      const webgpu = backend as WebGPUBackend;
+      return runGuarded(webgpu, kernelName, lceShape(typed), () => deviceBudget(webgpu),
+                        scratch => body(scratch, typed, attrs as unknown as A));
+    },
+  };
 }

@@ -6,7 +6,8 @@
  * tokens, 5] partial statistics, merged per token by `LceMergeProgram`.
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
-import {ACC_DECL, NEG_SNIPPET, SOFTCAP_SNIPPET, TILE, tileCols, tiledMatMulSnippet, tileKey, tileRows} from './shader_util';
+import {ACC_DECL, logitLoadersSnippet, logitSnippet, NEG_SNIPPET, TILE, tileCols, tiledMatMulSnippet,
+        tileKey, tileRows} from './shader_util';
 
 /** Fields of one partial record. */
 export const PARTIAL_FIELDS = 5;
@@ -34,19 +35,8 @@ export class LcePartialProgram implements WebGPUProgram {
     const tm = tileRows(TILE), tn = tileCols(TILE);
     return `
   ${NEG_SNIPPET}
-  ${SOFTCAP_SNIPPET}
-  fn mmA(m : i32, k : i32) -> f32 {
-    if (m < uniforms.numTokens && k < uniforms.dim) {
-      return E[(uniforms.eRow + m) * uniforms.dim + k];
-    }
-    return 0.0;
-  }
-  fn mmB(k : i32, n : i32) -> f32 {
-    if (n < uniforms.vocab && k < uniforms.dim) {
-      return C[(uniforms.cRow + n) * uniforms.dim + k];
-    }
-    return 0.0;
-  }
+  ${logitSnippet(this.hasBias, this.softcap, 'uniforms.biasRow')}
+  ${logitLoadersSnippet('uniforms.eRow', 'uniforms.cRow')}
   ${tiledMatMulSnippet(TILE, 'k', 'k')}
   var<workgroup> red : array<f32, ${tm * wgX}>;
 
@@ -88,12 +78,11 @@ export class LcePartialProgram implements WebGPUProgram {
         for (var c = 0; c < ${rn}; c++) {
           let col = n0 + tx * ${rn} + c;
           if (col < splitEnd) {
-            var x = acc[r][c];
-            ${this.hasBias ? 'x = x + bias[uniforms.biasRow + col];' : ''}
-            if (isnan(x)) {
-              rowNaN[r] = x;
+            let pre = sluicePreCap(acc[r][c], col);
+            if (isnan(pre)) {
+              rowNaN[r] = pre;
             }
-            ${this.softcap ? 'x = sluiceSoftcap(x, uniforms.softcap);' : ''}
+            let x = sluiceCap(pre);
             z[c] = x;
             if (x > tileMax) {
               tileMax = x;

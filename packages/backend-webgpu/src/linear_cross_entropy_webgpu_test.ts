@@ -3,7 +3,8 @@
  * only huge N or V reach on real hardware (classifier, embeddings and
  * gradients split across bindings, dispatches split across the workgroup
  * limit), forced at small shapes through the budget flags; the atomic
- * backward; and failures that must leave nothing behind.
+ * backward; NaN rows for out-of-range labels on the GPU; and failures that
+ * must leave nothing behind.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
@@ -88,6 +89,57 @@ describeWithFlags('linearCrossEntropy webgpu kernels', WEBGPU, env => {
       expect(tf.memory().numTensors).toBe(before + 1);  // the lse's loss companion
       tf.dispose([e, c, y, b, w]);
     }));
+  }
+
+  // Labels computed on the GPU are not read back by the op (see core's host_values.ts), so a label
+  // outside [0, V) reaches the kernels: its row must be NaN (loss and dEmbeddings row), never a finite
+  // loss that treats the missing label logit as 0. The other rows stay exact.
+  const OOR_LABELS = [1, 7, -3, -100, 4, 0];
+  const OOR_ROWS = [1, 2];
+  const OOR_CASES: Array<{name: string, options: LinearCrossEntropyOptions, flags: Record<string, number|string>}> = [
+    {name: 'plain (softmax filter on)', options: {}, flags: {}},
+    {name: 'all options', options: {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1}, flags: {}},
+    {name: 'plain, atomic backward', options: {}, flags: {[SLUICE_WEBGPU_LCE_BACKWARD]: 'atomic'}},
+    {name: 'all options, 1 workgroup per dimension', options: {softcap: 5, labelSmoothing: 0.1, maxSup: 0.1},
+     flags: {[SLUICE_WEBGPU_MAX_WORKGROUPS]: 1}},
+  ];
+  for (const c of OOR_CASES) {
+    it(`give NaN loss and dEmbeddings rows for device-resident labels outside [0, V) (${c.name})`, () =>
+       withFlags(c.flags, async () => {
+         const n = OOR_LABELS.length, v = 5, d = 3;
+         const rand = seededRandom(17);
+         const embeddings = uniformArray(rand, n * d, -2, 2), classifier = uniformArray(rand, v * d);
+         const bias = uniformArray(rand, v);
+         const e = tf.tensor2d(embeddings, [n, d]), cl = tf.tensor2d(classifier, [v, d]), b = tf.tensor1d(bias);
+         const hostLabels = tf.tensor1d(OOR_LABELS, 'int32');
+         const labels = tf.add(hostLabels, tf.scalar(0, 'int32')) as tf.Tensor1D;  // on the GPU
+         const before = tf.memory().numTensors;
+         const options = {...c.options, bias: b, reduction: 'none' as const};
+         const losses = linearCrossEntropy(e, cl, labels, options);
+         const [dE, dC] = tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+             tf.sum(linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, labels, options) as tf.Tensor))([e, cl]);
+         // Reference: the out-of-range rows ignored, so the others can be compared.
+         const ref = {n, d, v, embeddings, classifier, bias, ...c.options,
+                      labels: OOR_LABELS.map((y, i) => OOR_ROWS.includes(i) ? -100 : y)};
+         const fwd = lceReferenceForward(ref);
+         const expected = lceReferenceBackward(ref, fwd, new Float64Array(n).fill(1));
+         const [lossValues, dEValues, dCValues] = await Promise.all([losses.data(), dE.data(), dC.data()]);
+         for (let i = 0; i < n; ++i) {
+           const row = Array.from(dEValues.slice(i * d, (i + 1) * d));
+           if (OOR_ROWS.includes(i)) {
+             expect(lossValues[i]).withContext(`loss[${i}] (label ${OOR_LABELS[i]})`).toBeNaN();
+             expect(row.every(Number.isNaN)).withContext(`dEmbeddings row ${i}: ${row}`).toBe(true);
+           } else {
+             expectClose([lossValues[i]], [fwd.losses[i]], tol, `loss[${i}]`);
+             expectClose(row, expected.dEmbeddings.slice(i * d, (i + 1) * d), tol, `dEmbeddings row ${i}`);
+           }
+         }
+         // Every class's gradient sums over the tokens, the NaN rows included.
+         expect(Array.from(dCValues).every(Number.isNaN)).withContext('dClassifier all NaN').toBe(true);
+         tf.dispose([losses, dE, dC]);
+         expect(tf.memory().numTensors).toBe(before);
+         tf.dispose([e, cl, b, hostLabels, labels]);
+       }));
   }
 
   it('fails with the attempted shape and frees every buffer when one row exceeds the binding budget', () =>

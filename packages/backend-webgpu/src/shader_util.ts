@@ -219,3 +219,148 @@ export function workgroupScanSnippet(threads: number): string {
   }
 `;
 }
+
+/** One loader of `tiledMatMulSnippet`: `value` where `inRange`, else 0. */
+export interface OperandLoader {
+  inRange: string;
+  value: string;
+}
+
+/** `mmA(m, k)` and `mmB(k, n)` for `tiledMatMulSnippet`, from their range tests and element expressions. */
+export function operandLoadersSnippet(a: OperandLoader, b: OperandLoader): string {
+  const loader = (name: string, args: string, l: OperandLoader) => `
+  fn ${name}(${args}) -> f32 {
+    if (${l.inRange}) {
+      return ${l.value};
+    }
+    return 0.0;
+  }`;
+  return loader('mmA', 'm : i32, k : i32', a) + loader('mmB', 'k : i32, n : i32', b);
+}
+
+/**
+ * Loaders of the logits E·Cᵀ for `tiledMatMulSnippet(t, 'k', 'k')`: A(m, k) =
+ * E[eRow + m, k], B(k, n) = C[cRow + n, k] (both D-contiguous), with the
+ * uniforms numTokens, vocab (columns of this dispatch) and dim. `eRow` and
+ * `cRow` are WGSL expressions: the first row of each binding's view.
+ */
+export function logitLoadersSnippet(eRow: string, cRow: string): string {
+  return operandLoadersSnippet(
+      {inRange: 'm < uniforms.numTokens && k < uniforms.dim', value: `E[(${eRow} + m) * uniforms.dim + k]`},
+      {inRange: 'n < uniforms.vocab && k < uniforms.dim', value: `C[(${cRow} + n) * uniforms.dim + k]`});
+}
+
+/**
+ * The final logit of a matmul output, in two steps so that the forward can
+ * see a NaN before the cap (whose sign() may drop it):
+ *   sluicePreCap(acc, col)  acc + bias[biasRow + col] (with a bias),
+ *   sluiceCap(x)            softcap(x) with uniforms.softcap (with a softcap), else x.
+ */
+export function logitSnippet(hasBias: boolean, softcap: boolean, biasRow: string): string {
+  return `
+  ${softcap ? SOFTCAP_SNIPPET : ''}
+  fn sluicePreCap(acc : f32, col : i32) -> f32 {
+    return ${hasBias ? `acc + bias[${biasRow} + col]` : 'acc'};
+  }
+  fn sluiceCap(x : f32) -> f32 {
+    return ${softcap ? 'sluiceSoftcap(x, uniforms.softcap)' : 'x'};
+  }
+`;
+}
+
+/**
+ * Whether any thread of the workgroup keeps its part of a dz tile (the
+ * softmax filter): `sluiceTileKeepReset()` before, `sluiceTileKept(keep)`
+ * after the epilogue (`sluiceDzTile` calls both). Both have barriers (call
+ * them in uniform control flow), and the result is uniform, so a workgroup
+ * may return early on it.
+ */
+const TILE_KEEP_SNIPPET = `
+  var<workgroup> sluiceKeepAny : atomic<u32>;
+  var<workgroup> sluiceKeepAll : u32;
+  fn sluiceTileKeepReset() {
+    if (localIndex == 0u) {
+      atomicStore(&sluiceKeepAny, 0u);
+    }
+    workgroupBarrier();
+  }
+  fn sluiceTileKept(keep : bool) -> bool {
+    if (keep) {
+      atomicOr(&sluiceKeepAny, 1u);
+    }
+    workgroupBarrier();
+    if (localIndex == 0u) {
+      sluiceKeepAll = atomicLoad(&sluiceKeepAny);
+    }
+    return workgroupUniformLoad(&sluiceKeepAll) != 0u;
+  }
+`;
+
+/**
+ * The backward's epilogue: dL/dx of a tile of logits, from each token's
+ * packed coefficients (`LceTokenCoefProgram`, `tokenFields` floats per token
+ * in `tok`) and `logitSnippet`'s functions:
+ *   sluiceTokenCoef(row, vocabOffset)  the coefficients of token `row`, read once per row;
+ *   sluiceLogitGrad(acc, col, t)       dz = p·softmax + uniform (+ label, + argmax at
+ *                                      their columns), times the softcap's derivative;
+ *                                      keep = the value matters for the softmax filter
+ *                                      (p ≥ uniforms.filterEps, a label or argmax
+ *                                      column, or NaN: a bad label's row is never dropped);
+ *   sluiceDzTile(&acc, m0, n0, vocabOffset)  the thread's t.rm × t.rn logits of `mmRun`'s
+ *                                      tile at (m0, n0) replaced by dz (0 outside uniforms
+ *                                      numTokens × vocab); returns whether any thread of the
+ *                                      workgroup keeps the tile (uniform: it has barriers).
+ * `col` is the column in this dispatch; labels and argmax are in vocabulary
+ * indices, so vocabOffset (the dispatch's first column) is subtracted once.
+ */
+export function logitGradSnippet(t: TileShape, tokenFields: number, softcap: boolean): string {
+  return `
+  struct SluiceTokenCoef {
+    lse : f32, softmax : f32, uniformTerm : f32, label : f32, argmax : f32, labelCol : i32, argCol : i32,
+  }
+  struct SluiceDz {
+    value : f32, keep : bool,
+  }
+  ${TILE_KEEP_SNIPPET}
+  fn sluiceTokenCoef(row : i32, vocabOffset : i32) -> SluiceTokenCoef {
+    let o = row * ${tokenFields};
+    return SluiceTokenCoef(tok[o], tok[o + 1], tok[o + 2], tok[o + 3], tok[o + 4], i32(tok[o + 5]) - vocabOffset,
+                           i32(tok[o + 6]) - vocabOffset);
+  }
+  fn sluiceLogitGrad(acc : f32, col : i32, t : SluiceTokenCoef) -> SluiceDz {
+    let z = sluiceCap(sluicePreCap(acc, col));
+    let p = exp(z - t.lse);
+    var dz = p * t.softmax + t.uniformTerm;
+    var keep = p >= uniforms.filterEps;
+    if (col == t.labelCol) {
+      dz = dz + t.label;
+      keep = true;
+    }
+    if (col == t.argCol) {
+      dz = dz + t.argmax;
+      keep = true;
+    }
+    ${softcap ? 'let q = z / uniforms.softcap; dz = dz * (1.0 - q * q);' : ''}
+    return SluiceDz(dz, keep || isnan(dz));
+  }
+  fn sluiceDzTile(acc : ptr<function, array<vec4<f32>, 4>>, m0 : i32, n0 : i32, vocabOffset : i32) -> bool {
+    sluiceTileKeepReset();
+    var keep = false;
+    for (var r = 0; r < ${t.rm}; r++) {
+      let row = m0 + i32(localId.y) * ${t.rm} + r;
+      let t = sluiceTokenCoef(min(row, uniforms.numTokens - 1), vocabOffset);
+      for (var c = 0; c < ${t.rn}; c++) {
+        let col = n0 + i32(localId.x) * ${t.rn} + c;
+        var dz = 0.0;
+        if (row < uniforms.numTokens && col < uniforms.vocab) {
+          let g = sluiceLogitGrad((*acc)[r][c], col, t);
+          dz = g.value;
+          keep = keep || g.keep;
+        }
+        (*acc)[r][c] = dz;
+      }
+    }
+    return sluiceTileKept(keep);
+  }
+`;
+}

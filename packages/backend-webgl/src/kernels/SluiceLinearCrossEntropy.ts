@@ -1,67 +1,93 @@
 import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCrossEntropyInputs} from '@sluice/core';
-
-import {columnSums} from '../column_sum_gpu';
-import {MathBackendWebGL, reshape} from '../internal';
-import {LceFoldProgram} from '../lce_fold_gpu';
-import {LceOutputProgram, RowMeanSource} from '../lce_output_gpu';
 import {ranges} from '@sluice/core/internal';
-import {chunkLogits, Scratch, webglVocabChunk} from '../lce_plan';
+
+import type {MathBackendWebGL} from '../internal';
+import {classStats, packedWeightsRow} from '../lce_classes_gpu';
+import {LceFoldExtrasProgram, LceFoldProgram} from '../lce_fold_gpu';
+import {LceLossProgram, LceStatOutputProgram} from '../lce_output_gpu';
+import {chunkLogits, Scratch, vocabOf, webglVocabChunk} from '../lce_plan';
 
 /**
- * Outputs [losses [N], lse [N], argmax [N] int32]; see `SluiceLinearCrossEntropy`
- * in @sluice/core. Per vocabulary chunk: logits [N, chunk] by tfjs's packed
- * matmul (bias fused), folded into the per-token state [N, 2, 2] by
- * `LceFoldProgram`; then the label logit, row mean and loss once per token.
- * Memory beyond the inputs is O(N × chunk + N + D).
+ * Outputs [losses [N], lse [N], argmax [N] int32, entropy [N] or [0]]; see
+ * `SluiceLinearCrossEntropy` in @sluice/core. Per vocabulary chunk: logits
+ * [N, chunk] by tfjs's packed matmul (bias fused; a −Inf bias entry masks its
+ * class), folded into the per-token state [N, 2, 2] by `LceFoldProgram`
+ * (and, for the entropy or weighted smoothing, `LceFoldExtrasProgram`); then
+ * the label logit and the loss once per token. The classifier is read in its
+ * layout ('vd' [V, D] or 'dv' [D, V]), never transposed in memory.
+ * Memory beyond the inputs is O(N × chunk + N + D + V).
+ *
+ * Float32 accumulation order: see lce_fold_gpu.ts (per-token sums, serial in
+ * vocabulary order), lce_output_gpu.ts (the label logit's dot product in D
+ * order), lce_classes_gpu.ts (V_u and S: 64-wide column-sum tree); the
+ * logits themselves are tfjs's packed matmul (D order, two at a time).
  */
 export function sluiceLinearCrossEntropyWebGL(args: {
   inputs: SluiceLinearCrossEntropyInputs,
   backend: MathBackendWebGL,
   attrs: SluiceLinearCrossEntropyAttrs,
 }): TensorInfo[] {
-  const {inputs: {embeddings: e, classifier: c, labels, bias}, backend, attrs} = args;
+  const {inputs: {embeddings: e, classifier: c, labels, classWeights}, backend, attrs} = args;
+  const layout = attrs.classifierLayout ?? 'vd';
+  // A bias the caller did not give is zeros: not read (attrs.hasBias false).
+  const bias = attrs.hasBias === false ? undefined : args.inputs.bias;
+  const weights = attrs.hasClassWeights && classWeights != null ? classWeights : undefined;
   const [n, d] = e.shape;
-  const v = c.shape[0];
+  const v = vocabOf(c, layout);
+  const entropy = attrs.computeEntropy === true;
   if (n === 0) {
-    return [backend.makeTensorInfo([0], 'float32', new Float32Array(0)),
-            backend.makeTensorInfo([0], 'float32', new Float32Array(0)),
-            backend.makeTensorInfo([0], 'int32', new Int32Array(0))];
+    const empty = (dtype: 'float32'|'int32') =>
+        backend.makeTensorInfo([0], dtype, dtype === 'int32' ? new Int32Array(0) : new Float32Array(0));
+    return [empty('float32'), empty('float32'), empty('int32'), empty('float32')];
   }
   const {softcap, labelSmoothing: ls, maxSup} = attrs;
+  const weightedSum = weights != null && ls !== 0;
+  const needExtras = entropy || weightedSum;
   const scratch = new Scratch(backend);
   try {
+    const packedWeights = weightedSum ? packedWeightsRow(backend, scratch, weights!) : null;
     let state: TensorInfo|null = null;
+    let extras: TensorInfo|null = null;
     for (const [start, size] of ranges(v, webglVocabChunk(n, v, attrs.vocabChunk))) {
-      const {cChunk, logits} = chunkLogits(backend, scratch, e, c, bias, start, size);
+      const {cChunk, logits} = chunkLogits(backend, scratch, e, c, bias, layout, start, size);
       scratch.dispose(cChunk);
-      const program = new LceFoldProgram(n, size, state == null);
+      const uniforms = [[start], [softcap]];
       const next: TensorInfo = scratch.add(backend.runWebGLProgram(
-          program, state == null ? [logits] : [logits, state], 'float32', [[start], [softcap]]));
-      scratch.dispose(logits);
+          new LceFoldProgram(n, size, state == null), state == null ? [logits] : [logits, state], 'float32',
+          uniforms));
       scratch.dispose(state);
       state = next;
+      if (needExtras) {
+        const ins = [logits, state];
+        if (extras != null) ins.push(extras);
+        if (packedWeights != null) ins.push(packedWeights);
+        const nextExtras: TensorInfo = scratch.add(backend.runWebGLProgram(
+            new LceFoldExtrasProgram(n, size, extras == null, entropy, weightedSum), ins, 'float32', uniforms));
+        scratch.dispose(extras);
+        extras = nextExtras;
+      }
+      scratch.dispose(logits);
     }
     const folded = state!;
 
-    const hasBias = bias != null;
-    const mean: RowMeanSource = ls === 0 && maxSup === 0 ? 'none' : softcap > 0 ? 'sumZ' : 'columns';
+    const hasStats = ls !== 0 || maxSup !== 0;
     const lossInputs = [folded, labels, e, c];
-    if (hasBias) lossInputs.push(bias);
-    if (mean === 'columns') {
-      // mean_j z_j = (e · Σ_j c_j + Σ_j b_j) / V without a cap: two column sums, once.
-      lossInputs.push(scratch.add(columnSums(backend, c)));
-      if (hasBias) {
-        const column = scratch.add(reshape({inputs: {x: bias}, backend, attrs: {shape: [v, 1]}}));
-        lossInputs.push(scratch.add(columnSums(backend, column)));
-      }
-    }
+    if (bias != null) lossInputs.push(bias);
+    if (weights != null) lossInputs.push(weights);
+    if (hasStats) lossInputs.push(classStats(backend, scratch, v, bias, weights));
+    if (weightedSum) lossInputs.push(extras!);
+    const program = new LceLossProgram(n, {dim: d, layout, hasBias: bias != null, hasWeights: weights != null,
+                                           weightedSum, hasStats});
     const lossUniforms = [[attrs.ignoreIndex], [v], [softcap], [ls], [attrs.zLoss], [maxSup]];
-    const losses = scratch.add(backend.runWebGLProgram(new LceOutputProgram(n, 'loss', d, hasBias, mean), lossInputs,
-                                                       'float32', lossUniforms));
-    const lse = scratch.add(backend.runWebGLProgram(new LceOutputProgram(n, 'lse'), [folded], 'float32'));
-    const argmax = scratch.add(backend.runWebGLProgram(new LceOutputProgram(n, 'argmax'), [folded], 'int32'));
-    return [scratch.release(losses), scratch.release(lse), scratch.release(argmax)];
+    const losses = scratch.add(backend.runWebGLProgram(program, lossInputs, 'float32', lossUniforms));
+    const stat = (output: 'lse'|'argmax'|'entropy', dtype: 'float32'|'int32') => scratch.add(
+        backend.runWebGLProgram(new LceStatOutputProgram(n, output), output === 'entropy' ? [folded, extras!] : [folded],
+                                dtype));
+    const lse = stat('lse', 'float32');
+    const argmax = stat('argmax', 'int32');
+    const ent = entropy ? stat('entropy', 'float32') : backend.makeTensorInfo([0], 'float32', new Float32Array(0));
+    return [scratch.release(losses), scratch.release(lse), scratch.release(argmax), scratch.release(ent)];
   } finally {
     scratch.disposeAll();
   }

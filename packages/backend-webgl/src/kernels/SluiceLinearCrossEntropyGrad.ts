@@ -1,21 +1,30 @@
 import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs, SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
+import {ranges} from '@sluice/core/internal';
 
 import {columnSums} from '../column_sum_gpu';
 import {batchMatMulImpl, concat, MathBackendWebGL, reshape} from '../internal';
+import {classStats, packedWeightsRow} from '../lce_classes_gpu';
 import {LceGradLogitsProgram, LceRowInfoProgram} from '../lce_grad_logits_gpu';
-import {ranges} from '@sluice/core/internal';
-import {chunkLogits, Scratch, webglVocabChunk} from '../lce_plan';
+import {chunkLogits, Scratch, vocabOf, webglVocabChunk} from '../lce_plan';
 
 /**
- * Outputs [dEmbeddings [N, D], dClassifier [V, D], dBias [V]]. Per vocabulary
- * chunk: recompute the logits, build dL/dx [N, chunk] in one fragment program
- * (packed, like the matmuls around it, so no copy of the block is made),
- * then dE += dx·C_chunk (the running dE rides in as the matmul's fused bias,
- * so accumulating costs no extra pass), dC_chunk = dxᵀ·E and dBias_chunk =
- * column sums of dx. The dC and dBias chunks are concatenated at the end:
- * peak memory is O(N × chunk) plus the [V, D] gradient (twice during the
- * final concat), never N×V.
+ * Outputs [dEmbeddings [N, D], dClassifier in the classifier's layout ([V, D]
+ * or [D, V]), dBias [V]]. Per vocabulary chunk: recompute the logits, build
+ * dL/dx [N, chunk] in one fragment program (packed, like the matmuls around
+ * it, so no copy of the block is made; masked classes get exactly 0), then
+ * dE += dx·C_chunk (the running dE rides in as the matmul's fused bias, so
+ * accumulating costs no extra pass), dC_chunk = dxᵀ·E ('vd', [chunk, D]) or
+ * Eᵀ·dx ('dv', [D, chunk]: the [D, V] gradient is built directly, never
+ * transposed) and dBias_chunk = column sums of dx. The dC and dBias chunks
+ * are concatenated at the end: peak memory is O(N × chunk) plus the [V, D]
+ * gradient (twice during the final concat), never N×V.
+ *
+ * Float32 accumulation order: dE and dC are tfjs's packed matmuls (over the
+ * chunk's columns, resp. the N tokens, in index order, two at a time); dE
+ * adds the chunks in vocabulary order (chunk k's product plus the running
+ * sum); dBias is a 64-wide column-sum tree over the N tokens
+ * (column_sum_gpu.ts); V_u and S as in the forward (lce_classes_gpu.ts).
  *
  * `gradFilterEps` is not applied: skipping a block would need its largest
  * probability on the CPU, a GPU→CPU read per block that stalls the pipeline
@@ -26,32 +35,46 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
   backend: MathBackendWebGL,
   attrs: SluiceLinearCrossEntropyGradAttrs,
 }): TensorInfo[] {
-  const {inputs: {dLosses, dLse, embeddings: e, classifier: c, labels, lse, argmax, bias}, backend, attrs} = args;
+  const {inputs: {dLosses, dLse, embeddings: e, classifier: c, labels, lse, argmax, classWeights}, backend, attrs} =
+      args;
+  const layout = attrs.classifierLayout ?? 'vd';
+  const dv = layout === 'dv';
+  const bias = attrs.hasBias === false ? undefined : args.inputs.bias;
+  const weights = attrs.hasClassWeights && classWeights != null ? classWeights : undefined;
   const [n, d] = e.shape;
-  const v = c.shape[0];
+  const v = vocabOf(c, layout);
   if (n === 0) {
     return [backend.makeTensorInfo([0, d], 'float32', new Float32Array(0)),
-            backend.makeTensorInfo([v, d], 'float32', new Float32Array(v * d)),
+            backend.makeTensorInfo(c.shape.slice(), 'float32', new Float32Array(v * d)),
             backend.makeTensorInfo([v], 'float32', new Float32Array(v))];
   }
-  const uniformsAt = (start: number) => [[start], [v], [attrs.softcap], [attrs.labelSmoothing], [attrs.maxSup]];
+  const {labelSmoothing: ls, maxSup} = attrs;
+  const hasStats = ls !== 0 || maxSup !== 0;  // V_u and S only scale the ls and maxSup terms
+  const weighted = weights != null && ls !== 0;
   const scratch = new Scratch(backend);
   try {
-    const rowInfo = scratch.add(backend.runWebGLProgram(new LceRowInfoProgram(n), [lse, dLosses, dLse, labels, argmax],
-                                                        'float32', [[attrs.ignoreIndex], [attrs.zLoss]]));
+    const infoInputs = [lse, dLosses, dLse, labels, argmax];
+    if (weights != null) infoInputs.push(weights);
+    if (hasStats) infoInputs.push(classStats(backend, scratch, v, bias, weights));
+    const rowInfo = scratch.add(backend.runWebGLProgram(
+        new LceRowInfoProgram(n, weights != null, hasStats), infoInputs, 'float32',
+        [[attrs.ignoreIndex], [attrs.zLoss], [v], [ls], [maxSup]]));
+    const packedWeights = weighted ? packedWeightsRow(backend, scratch, weights!) : null;
     let dE: TensorInfo|null = null;
     const dCChunks: TensorInfo[] = [];
     const dBChunks: TensorInfo[] = [];
     for (const [start, size] of ranges(v, webglVocabChunk(n, v, attrs.vocabChunk))) {
-      const {cChunk, logits} = chunkLogits(backend, scratch, e, c, bias, start, size);
-      const dx = scratch.add(backend.runWebGLProgram(new LceGradLogitsProgram(n, size), [logits, rowInfo],
-                                                     'float32', uniformsAt(start)));
+      const {cChunk, logits} = chunkLogits(backend, scratch, e, c, bias, layout, start, size);
+      const gradInputs = packedWeights == null ? [logits, rowInfo] : [logits, rowInfo, packedWeights];
+      const dx = scratch.add(backend.runWebGLProgram(new LceGradLogitsProgram(n, size, weighted), gradInputs,
+                                                     'float32', [[start], [attrs.softcap]]));
       scratch.dispose(logits);
       const nextDE: TensorInfo = scratch.add(batchMatMulImpl(
-          {a: dx, b: cChunk, transposeA: false, transposeB: false, backend, bias: dE ?? undefined}));
+          {a: dx, b: cChunk, transposeA: false, transposeB: dv, backend, bias: dE ?? undefined}));
       scratch.dispose(dE);
       dE = nextDE;
-      dCChunks.push(scratch.add(batchMatMulImpl({a: dx, b: e, transposeA: true, transposeB: false, backend})));
+      dCChunks.push(scratch.add(dv ? batchMatMulImpl({a: e, b: dx, transposeA: true, transposeB: false, backend}) :
+                                     batchMatMulImpl({a: dx, b: e, transposeA: true, transposeB: false, backend})));
       dBChunks.push(scratch.add(columnSums(backend, dx)));
       scratch.dispose(dx);
       scratch.dispose(cChunk);
@@ -59,7 +82,7 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
     let dC = dCChunks[0];
     let dBRow = dBChunks[0];
     if (dCChunks.length > 1) {
-      dC = scratch.add(concat({inputs: dCChunks, backend, attrs: {axis: 0}}));
+      dC = scratch.add(concat({inputs: dCChunks, backend, attrs: {axis: dv ? 1 : 0}}));
       dCChunks.forEach(t => scratch.dispose(t));
       dBRow = scratch.add(concat({inputs: dBChunks, backend, attrs: {axis: 1}}));
       dBChunks.forEach(t => scratch.dispose(t));

@@ -1,15 +1,13 @@
-import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
+import type {KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCrossEntropyInputs} from '@sluice/core';
 
-import {GpuScratch, RowSink, runGuarded} from '../gpu_scratch';
-import {ProgramUniform, WebGPUBackend} from '../internal';
-import {deviceBudget} from '../device_budget';
+import {GpuScratch, RowSink} from '../gpu_scratch';
+import type {ProgramUniform} from '../internal';
 import {ranges} from '@sluice/core/internal';
-import {classifierRange, forwardSplits, forwardTokenChunk} from '../lce_plan';
+import {classifierRange, forwardSplits, forwardTokenChunk, lceKernelConfig} from '../lce_plan';
 import {LceMergeOutput, LceMergeProgram} from '../lce_merge_webgpu';
 import {LcePartialProgram, PARTIAL_FIELDS} from '../linear_cross_entropy_webgpu';
 import {f32, i32} from '../uniforms';
-import {lceShape} from '../lce_plan';
 import {tileCols, TILE} from '../shader_util';
 
 function forward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyInputs,
@@ -73,15 +71,4 @@ function forward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyInputs,
   return sinks.map(([, sink]) => sink.info);
 }
 
-export const sluiceLinearCrossEntropyWebGPU: KernelFunc = ({inputs, backend, attrs}) => {
-  const typed = inputs as unknown as SluiceLinearCrossEntropyInputs;
-  const webgpu = backend as WebGPUBackend;
-  return runGuarded(webgpu, SluiceLinearCrossEntropy, lceShape(typed), () => deviceBudget(webgpu),
-                    scratch => forward(scratch, typed, attrs as unknown as SluiceLinearCrossEntropyAttrs));
-};
-
-export const sluiceLinearCrossEntropyConfig: KernelConfig = {
-  kernelName: SluiceLinearCrossEntropy,
-  backendName: 'webgpu',
-  kernelFunc: sluiceLinearCrossEntropyWebGPU,
-};
+export const sluiceLinearCrossEntropyConfig: KernelConfig = lceKernelConfig<SluiceLinearCrossEntropyInputs, SluiceLinearCrossEntropyAttrs>(SluiceLinearCrossEntropy, forward);

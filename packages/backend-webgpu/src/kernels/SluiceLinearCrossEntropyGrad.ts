@@ -1,21 +1,19 @@
-import {env, KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
+import {env, KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs, SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
 
 import {SLUICE_WEBGPU_LCE_BACKWARD} from '../flags_webgpu';
-import {GpuScratch, RowSink, RowView, runGuarded} from '../gpu_scratch';
-import {ProgramUniform, WebGPUBackend} from '../internal';
+import {GpuScratch, RowSink, RowView} from '../gpu_scratch';
+import type {ProgramUniform} from '../internal';
 import {LceBiasGradProgram} from '../lce_bias_grad_webgpu';
 import {gradBlockLength, LceGradLogitsProgram} from '../lce_grad_logits_webgpu';
 import {LceTokenCoefProgram, TOKEN_FIELDS} from '../lce_token_coef_webgpu';
 import {LceGradMatMulKind, LceGradMatMulProgram} from '../lce_grad_matmul_webgpu';
-import {deviceBudget} from '../device_budget';
 import {ranges} from '@sluice/core/internal';
-import {gradBlock, tokenChunk} from '../lce_plan';
+import {gradBlock, lceKernelConfig, tokenChunk} from '../lce_plan';
 import {TILE, tileCols} from '../shader_util';
 
 import {lceGradAtomic} from '../lce_grad_atomic';
 import {f32, i32} from '../uniforms';
-import {lceShape} from '../lce_plan';
 
 /**
  * The per-token coefficients of one token chunk, [nt, 8], from the five [N]
@@ -27,7 +25,7 @@ export function tokenCoefficients(scratch: GpuScratch, inputs: SluiceLinearCross
   const coef = scratch.allocate([nt, TOKEN_FIELDS], 'float32');
   const uniforms: ProgramUniform[] = [
     i32(nt), i32(views[0].offset), f32(attrs.labelSmoothing), f32(attrs.zLoss), f32(attrs.maxSup),
-    i32(attrs.ignoreIndex), f32(1 / inputs.classifier.shape[0]),
+    i32(attrs.ignoreIndex), f32(1 / inputs.classifier.shape[0]), i32(inputs.classifier.shape[0]),
   ];
   scratch.backend.runWebGPUProgram(new LceTokenCoefProgram(nt), views.map(view => view.info), 'float32', uniforms,
                                    coef);
@@ -133,15 +131,4 @@ function backward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyGradInput
   return backwardTwoPass(scratch, inputs, attrs);
 }
 
-export const sluiceLinearCrossEntropyGradWebGPU: KernelFunc = ({inputs, backend, attrs}) => {
-  const typed = inputs as unknown as SluiceLinearCrossEntropyGradInputs;
-  const webgpu = backend as WebGPUBackend;
-  return runGuarded(webgpu, SluiceLinearCrossEntropyGrad, lceShape(typed), () => deviceBudget(webgpu),
-                    scratch => backward(scratch, typed, attrs as unknown as SluiceLinearCrossEntropyGradAttrs));
-};
-
-export const sluiceLinearCrossEntropyGradConfig: KernelConfig = {
-  kernelName: SluiceLinearCrossEntropyGrad,
-  backendName: 'webgpu',
-  kernelFunc: sluiceLinearCrossEntropyGradWebGPU,
-};
+export const sluiceLinearCrossEntropyGradConfig: KernelConfig = lceKernelConfig<SluiceLinearCrossEntropyGradInputs, SluiceLinearCrossEntropyGradAttrs>(SluiceLinearCrossEntropyGrad, backward);
