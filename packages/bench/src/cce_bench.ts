@@ -96,19 +96,22 @@ export function cceTable(shape: CceShape, rows: CceRow[], adapter?: string): str
 
 // ---------------------------------------------------------------- returned extras (issue 18.2)
 
-type ExtraFlag = 'returnZLoss'|'returnPredictions'|'returnAccuracy'|'returnEntropy';
-const EXTRAS: Array<[string, ExtraFlag[]]> = [
-  ['+ returnZLoss', ['returnZLoss']],
-  ['+ returnPredictions', ['returnPredictions']],
-  ['+ returnAccuracy', ['returnAccuracy']],
-  ['+ returnEntropy', ['returnEntropy']],
-  ['+ all four', ['returnZLoss', 'returnPredictions', 'returnAccuracy', 'returnEntropy']],
+type Options = LinearCrossEntropyOptions;
+/** Each returned extra, and the options whose cost issue 18 bounds too (maxSup, classWeights), one at a time. */
+const EXTRAS: Array<[string, (classWeights: tf.Tensor1D) => Options]> = [
+  ['+ returnZLoss', () => ({returnZLoss: true})],
+  ['+ returnPredictions', () => ({returnPredictions: true})],
+  ['+ returnAccuracy', () => ({returnAccuracy: true})],
+  ['+ returnEntropy', () => ({returnEntropy: true})],
+  ['+ all four', () => ({returnZLoss: true, returnPredictions: true, returnAccuracy: true, returnEntropy: true})],
+  ['+ maxSup 0.1', () => ({maxSup: 0.1})],
+  ['+ classWeights', classWeights => ({classWeights})],
 ];
 
-/** Forward + backward of the loss with `flags` set; the extras are kept and returned so reading them forces them. */
-function fusedWithExtras(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, flags: ExtraFlag[]): tf.Tensor[] {
+/** Forward + backward of the loss with `extra` options; the extras are kept and returned so reading them forces them. */
+function fusedWithExtras(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, extra: Options): tf.Tensor[] {
   const kept: tf.Tensor[] = [];
-  const options: LinearCrossEntropyOptions = {zLoss: 1e-4, ...Object.fromEntries(flags.map(f => [f, true]))};
+  const options: Options = {zLoss: 1e-4, ...extra};
   const grads = tf.grads((ee: tf.Tensor, cc: tf.Tensor) => {
     const out = linearCrossEntropy(ee, cc, labels, options);
     if (out instanceof tf.Tensor) return out as tf.Scalar;
@@ -136,7 +139,9 @@ export interface ExtrasRow {
 export async function benchCceExtras(shape: CceShape, rounds: number, log: (s: string) => void): Promise<ExtrasRow[]> {
   if (tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) == null) return [];
   const {e, c, labels} = inputs(shape);
-  const variants: Array<[string, ExtraFlag[]]> = [['fused kernel (zLoss 1e-4)', []], ...EXTRAS];
+  const classWeights = tf.add(tf.randomUniform([shape.v], 0, 1, 'float32', 5), 0.5) as tf.Tensor1D;
+  const variants: Array<[string, Options]> = [['fused kernel (zLoss 1e-4)', {}],
+                                               ...EXTRAS.map(([name, f]) => [name, f(classWeights)] as [string, Options])];
   const best = variants.map(() => Infinity);
   for (let round = 0; round < rounds; ++round) {
     for (let k = 0; k < variants.length; ++k) {
@@ -148,12 +153,12 @@ export async function benchCceExtras(shape: CceShape, rounds: number, log: (s: s
     }
     log(`  extras round ${round + 1}/${rounds}: ${variants.map((v, k) => `${v[0]} ${best[k].toFixed(0)} ms`).join(', ')}`);
   }
-  tf.dispose([e, c, labels]);
+  tf.dispose([e, c, labels, classWeights]);
   return variants.map(([variant], k) => ({variant, ms: best[k], ratio: best[k] / best[0]}));
 }
 
 export function cceExtrasTable(rows: ExtrasRow[], rounds: number): string {
-  return [`Returned extras vs plain fused CE (best of ${rounds} interleaved rounds):`, '',
+  return [`Returned extras, maxSup and classWeights vs plain fused CE (best of ${rounds} interleaved rounds):`, '',
           '| variant | time | vs fused kernel |', '|---|---|---|',
           ...rows.map(r => `| ${r.variant} | ${(r.ms / 1000).toFixed(2)} s | ${r.ratio.toFixed(3)}× |`)].join('\n');
 }
