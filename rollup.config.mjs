@@ -95,7 +95,27 @@ function configsFor(dir) {
       },
     });
   }
+  // Sub-entries (`@sluice/<dir>/<sub>`): a folder with a package.json whose `main`
+  // is a .node.cjs bundle of its `module` (e.g. @sluice/interop/node). Node-only
+  // code lives there, so the main entry's UMD bundle never imports node: builtins.
+  for (const sub of subEntries(dir)) {
+    configs.push({
+      input: path.join(root, sub.dir, sub.module), external: isExternal, onwarn,
+      plugins: [resolve({browser: false, preferBuiltins: true})],
+      output: {file: path.join(root, sub.dir, sub.main), format: 'cjs', sourcemap: true, banner, exports: 'named'},
+    });
+  }
   return configs;
+}
+
+/** packages/<dir>/<sub>/package.json files with a CommonJS `main` (see configsFor). */
+export function subEntries(dir) {
+  const root = path.join(ROOT, 'packages', dir);
+  return readdirSync(root, {withFileTypes: true})
+      .filter(e => e.isDirectory() && !['src', 'dist', 'node_modules'].includes(e.name) &&
+                   existsSync(path.join(root, e.name, 'package.json')))
+      .map(e => ({dir: e.name, ...JSON.parse(readFileSync(path.join(root, e.name, 'package.json'), 'utf8'))}))
+      .filter(p => typeof p.main === 'string' && p.main.endsWith('.node.cjs') && typeof p.module === 'string');
 }
 
 export default () => {

@@ -106,6 +106,13 @@ if (!typecheck.ok) {
   }
   process.exit(1);
 }
+// The demo and the bench are private apps without a dist: their sources (and the
+// package sources they import) are type-checked here, strict, on a full build.
+if (onlyValue === undefined &&
+    !run('tsc -p tsconfig.apps.json (demo, playground, bench)', process.execPath,
+         [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.apps.json'), '--pretty', 'false']).ok) {
+  process.exit(1);
+}
 if (!run('rollup (CJS + minified UMD)', process.execPath,
          [require.resolve('rollup/dist/bin/rollup'), '-c', path.join(ROOT, 'rollup.config.mjs'), '--silent'],
          {env: {SLUICE_PACKAGES: packages.join(',')}}).ok) {

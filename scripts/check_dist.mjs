@@ -16,12 +16,16 @@
 //   - linearCrossEntropy end to end through the CJS and the UMD bundles on
 //     'cpu' (and on 'tensorflow' through backend-node when tfjs-node loads);
 //   - `@sluice/core/testing` resolves to dist/testing for TypeScript and for a
-//     bundler (esbuild without the source aliases of scripts/bundle.mjs).
+//     bundler (esbuild without the source aliases of scripts/bundle.mjs);
+//   - sub-entries with a CommonJS bundle (`@sluice/interop/node`) load with
+//     require() and export what they should; a safetensors round trip runs
+//     through the CJS, the UMD and the Node sub-entry bundles; the interop
+//     main entry bundles for the browser without any node: builtin.
 import {existsSync, readFileSync, realpathSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
 
-import {camel, isInlinedDeepImport, libraries} from '../rollup.config.mjs';
+import {camel, isInlinedDeepImport, libraries, subEntries} from '../rollup.config.mjs';
 import {ROOT} from './bundle.mjs';
 
 const require = createRequire(path.join(ROOT, 'package.json'));
@@ -32,6 +36,8 @@ const EXPECT = {
            'SluiceLinearCrossEntropy', 'SluiceLinearCrossEntropyGrad', 'SluiceTopOneSuppression', 'SLUICE_FORCE_COMPOSITE'],
   'regularizers': ['maxSupCrossEntropy', 'sparseCategoricalCrossEntropy', 'logitPenalty', 'zLoss', 'linearSchedule'],
   'moe': ['mixtureOfExperts'],
+  'interop': ['readSafetensors', 'writeSafetensors', 'toTensors', 'readSafetensorsBlob', 'writeSafetensorsBlob'],
+  'interop/node': ['readSafetensorsFile', 'writeSafetensorsFile', 'readCheckpoint', 'writeCheckpoint'],
 };
 // Backend packages: the tfjs backend name their kernels are for, and the tfjs package they extend.
 const BACKENDS = {
@@ -199,7 +205,7 @@ if (!failed && cjs['core']) {
 
 // 2. UMD, as a <script>: `this`/globalThis is a window whose `tf` holds every loaded peer.
 if (!failed) {
-  const window = {tf: Object.assign({}, ...Object.values(peers)), sluice: {}};
+  const window = globalThis.__sluiceUmdWindow = {tf: Object.assign({}, ...Object.values(peers)), sluice: {}};
   if (!dirs.includes('core') && cjs['core'] == null && existsSync(path.join(ROOT, 'packages/core/dist/index.js'))) {
     window.sluice.core = require('@sluice/core');
   }
@@ -257,6 +263,66 @@ if (dirs.includes('core') && pkgs['core']) {
     else fail(how, `did not bundle dist/testing/index.js (${inputs.slice(0, 3).join(', ')})`);
   } catch (e) {
     fail(how, e.message.split('\n')[0]);
+  }
+}
+
+// 4. Sub-entries (CommonJS bundles of packages/<dir>/<sub>/package.json), and interop end to end.
+for (const dir of dirs) {
+  if (!pkgs[dir] || skipped[dir]) continue;
+  for (const sub of subEntries(dir)) {
+    const name = `${pkgs[dir].name}/${sub.dir}`;
+    try {
+      const mod = cjs[`${dir}/${sub.dir}`] = require(path.join(ROOT, 'packages', dir, sub.dir, sub.main));
+      ok(name, `${path.basename(sub.main)}: ${checkExports(`${dir}/${sub.dir}`, mod)}`);
+    } catch (e) {
+      fail(name, `${sub.main}: ${e.message.split('\n')[0]}`);
+    }
+  }
+}
+
+async function interopRoundTrip(interop, how) {
+  const bytes = await interop.writeSafetensors({w: tf.tensor2d([[1, -2.5, 3]]), i: {dtype: 'int32', shape: [2],
+                                                values: new Int32Array([7, -9])}}, {format: 'pt'});
+  const back = interop.readSafetensors(bytes);
+  const same = back.metadata.format === 'pt' && Array.from(back.tensors.w.values).join() === '1,-2.5,3' &&
+               Array.from(back.tensors.i.values).join() === '7,-9';
+  if (same) ok(how, `safetensors round trip of ${bytes.byteLength} bytes`);
+  else fail(how, `safetensors round trip gave ${JSON.stringify(back)}`);
+}
+
+if (!failed && cjs['interop']) {
+  await interopRoundTrip(cjs['interop'], 'CJS interop');
+  const umd = globalThis.__sluiceUmdWindow?.sluice?.interop;
+  if (umd) await interopRoundTrip(umd, 'UMD interop');
+  const node = cjs['interop/node'];
+  if (node) {
+    const {mkdtempSync, rmSync} = await import('node:fs');
+    const {tmpdir} = await import('node:os');
+    const dir = mkdtempSync(path.join(tmpdir(), 'sluice-check-dist-'));
+    try {
+      await node.writeCheckpoint(dir, {a: tf.ones([64]), b: tf.zeros([64])}, {maxShardBytes: 300});
+      const read = await node.readCheckpoint(dir);
+      const good = read.files.length === 2 && read.tensors.a.values[63] === 1 && read.tensors.b.values[0] === 0;
+      if (good) ok('CJS interop/node', 'sharded checkpoint written and read back (2 shards + index)');
+      else fail('CJS interop/node', `sharded checkpoint read back as ${JSON.stringify(read.files)}`);
+    } catch (e) {
+      fail('CJS interop/node', e.message.split('\n')[0]);
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+    }
+  }
+  // The main entry in a browser bundle: esbuild for the browser fails on any node: builtin it reaches.
+  const esbuild = require('esbuild');
+  try {
+    await esbuild.build({
+      stdin: {contents: `export * from '@sluice/interop';`, resolveDir: path.join(ROOT, 'packages/demo'),
+              sourcefile: 'check_interop_browser.js'},
+      bundle: true, write: false, format: 'esm', platform: 'browser', logLevel: 'silent',
+      external: ['@tensorflow/*', '@sluice/core'],
+    });
+    ok('@sluice/interop (esbuild, browser)', 'bundles without node: builtins');
+  } catch (e) {
+    fail('@sluice/interop (esbuild, browser)', e.message.split('\n')[0]);
   }
 }
 

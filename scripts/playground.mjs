@@ -18,6 +18,8 @@ export async function startPlayground(port = 0) {
     '/index.html': [path.join(ROOT, 'packages/demo/playground/index.html'), 'text/html; charset=utf-8'],
     '/playground.js': [out, 'text/javascript; charset=utf-8'],
     '/corpus.txt': [corpus, 'text/plain; charset=utf-8'],
+    '/uPlot.min.css': [path.join(path.dirname(require.resolve('uplot/package.json')), 'dist', 'uPlot.min.css'),
+                       'text/css; charset=utf-8'],
   };
   const server = createServer((req, res) => {
     const file = files[new URL(req.url, 'http://localhost').pathname];

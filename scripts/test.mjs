@@ -1,13 +1,19 @@
 // `npm test`: every test part, each in its own child process with its output
 // streamed live, then one closing line `N passed, N failed, N skipped`.
 //
-//   node scripts/test.mjs [--node-only | --browser-only] [--grep <substring>]
+//   node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]
 //
 // Parts:
-//   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS)
+//   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS; node-cpu-bare runs without
+//             tfjs's stock gradients)
 //             bundled to .build/tests/*.cjs, run by scripts/run_jasmine.cjs
 //   playground-e2e  scripts/playground_e2e.mjs: the browser playground trained on
 //             webgl and cpu in Chromium via playwright-core (skipped with --grep)
+//   python    test/python/run_tests.py (unittest) in the venv of scripts/python_env.sh:
+//             safetensors files and MoE layers against the Python safetensors
+//             package, torch and transformers; it calls test/python/sluice_cli.ts,
+//             bundled to .build/tests/sluice_cli.cjs. Without the venv it is
+//             skipped (1 skipped, the reason printed), a failure when CI is set.
 //   browser   test/browser_entry.ts bundled (IIFE) to .build/tests/browser.js,
 //             run once by karma in headless Chromium (karma.conf.js): cpu,
 //             webgl and, when the browser offers an adapter, webgpu
@@ -15,7 +21,7 @@
 // times out or prints no counts is counted as one failure, with its name.
 // Without Chromium the browser part is skipped (counted as 1 skipped) unless
 // CI is set, where that is a failure. Exit status: 0 only when nothing failed.
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import {accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
@@ -30,6 +36,8 @@ const require = createRequire(import.meta.url);
 // ({missing, requiredInCI: true}: skip, but fail when CI is set).
 const NODE_PARTS = [
   {name: 'node-cpu', entry: 'test/node_cpu.ts', out: '.build/tests/node_cpu.cjs'},
+  // tfjs-core + cpu + sluice with no stock gradients registered (the ops' gradients are self-contained).
+  {name: 'node-cpu-bare', entry: 'test/node_cpu_bare.ts', out: '.build/tests/node_cpu_bare.cjs'},
   {name: 'node-tensorflow', entry: 'test/node_tensorflow.ts', out: '.build/tests/node_tensorflow.cjs',
    external: ['@tensorflow/tfjs-node'], optional: true,
    env: async () => (await import('./tfjs_node_env.mjs')).tfjsNodeEnv()},
@@ -41,12 +49,12 @@ const PART_TIMEOUT_MS = Number(process.env.SLUICE_PART_TIMEOUT_MIN || 25) * 60 *
 const TMP = path.join(ROOT, '.tmp');
 
 function usage(exitCode) {
-  console.log('usage: node scripts/test.mjs [--node-only | --browser-only] [--grep <substring>]');
+  console.log('usage: node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]');
   process.exit(exitCode);
 }
 
 function parseArgs(argv) {
-  const opts = {node: true, browser: true, grep: ''};
+  const opts = {node: true, browser: true, grep: '', parts: null};
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     if (a === '--node-only') {
@@ -56,6 +64,10 @@ function parseArgs(argv) {
     } else if (a === '--grep') {
       if (i + 1 >= argv.length) usage(2);
       opts.grep = argv[++i];
+    } else if (a === '--part') {
+      // Only the parts named (node-cpu, node-tensorflow, node-webgpu, python, browser, playground-e2e).
+      if (i + 1 >= argv.length) usage(2);
+      opts.parts = new Set(argv[++i].split(','));
     } else if (a.startsWith('--grep=')) {
       opts.grep = a.slice('--grep='.length);
     } else if (a === '-h' || a === '--help') {
@@ -185,6 +197,37 @@ async function runNodePart(part, grep) {
   return {name: part.name, ...judge(part.name, outcome, grep), seconds: seconds(started)};
 }
 
+/** The Python interop tests (see the header), in the venv scripts/python_env.sh made. */
+async function runPythonPart(grep) {
+  const name = 'python';
+  const started = Date.now();
+  const check = spawnSync('bash', [path.join(ROOT, 'scripts', 'python_env.sh'), '--check'], {encoding: 'utf8'});
+  if (check.status !== 0) {
+    const why = (check.stderr || check.error?.message || `python_env.sh --check exited ${check.status}`).trim();
+    if (process.env.CI) {
+      console.log(`\n✗ part ${name} failed: ${why}; CI is set, so this is a failure (counted as 1 failure)`);
+      return {name, counts: {passed: 0, failed: 1, skipped: 0}, seconds: seconds(started), note: why};
+    }
+    console.log(`\n=== ${name}: SKIPPED: ${why}; counted as 1 skipped.`);
+    return {name, counts: {passed: 0, failed: 0, skipped: 1}, seconds: seconds(started), note: `skipped: ${why}`};
+  }
+  const python = check.stdout.trim().split('\n').pop();
+  const cli = '.build/tests/sluice_cli.cjs';
+  console.log(`\n=== ${name}: bundling test/python/sluice_cli.ts`);
+  try {
+    await bundle('test/python/sluice_cli.ts', cli, 'node');
+  } catch (e) {
+    console.log(`\n✗ part ${name} failed: bundling test/python/sluice_cli.ts failed (counted as 1 failure)\n${e.message}`);
+    return {name, counts: {passed: 0, failed: 1, skipped: 0}, seconds: seconds(started), note: 'bundling failed'};
+  }
+  console.log(`=== ${name}: unittest over test/python with ${python}`);
+  const args = [path.join(ROOT, 'test', 'python', 'run_tests.py'), ...(grep ? ['-k', grep] : [])];
+  const outcome = await runChild(python, args, {SLUICE_NODE_CLI: path.join(ROOT, cli), SLUICE_NODE: process.execPath,
+                                                PYTHONDONTWRITEBYTECODE: '1', TRANSFORMERS_VERBOSITY: 'error',
+                                                HF_HUB_DISABLE_PROGRESS_BARS: '1', TQDM_DISABLE: '1'});
+  return {name, ...judge(name, outcome, grep), seconds: seconds(started)};
+}
+
 function chromiumPath() {
   const bin = process.env.CHROME_BIN || '/usr/bin/chromium';
   try {
@@ -265,14 +308,16 @@ async function main() {
   const started = Date.now();
   if (opts.grep) console.log(`only specs whose full name contains ${JSON.stringify(opts.grep)}`);
   const results = [];
+  const wanted = name => opts.parts == null || opts.parts.has(name);
   if (opts.node) {
     for (const part of NODE_PARTS) {
       if (part.optional && !existsSync(path.join(ROOT, part.entry))) continue;
-      results.push(await runNodePart(part, opts.grep));
+      if (wanted(part.name)) results.push(await runNodePart(part, opts.grep));
     }
+    if (wanted('python')) results.push(await runPythonPart(opts.grep));
   }
-  if (opts.browser) results.push(await runBrowserPart(opts.grep));
-  if (opts.browser && !opts.grep) results.push(await runPlaygroundPart());
+  if (opts.browser && wanted('browser')) results.push(await runBrowserPart(opts.grep));
+  if (opts.browser && !opts.grep && wanted('playground-e2e')) results.push(await runPlaygroundPart());
 
   const total = {passed: 0, failed: 0, skipped: 0};
   console.log('\n=== summary');

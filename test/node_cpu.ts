@@ -7,10 +7,16 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@sluice/backend-cpu';
 
 import {setTestEnvs} from '@tensorflow/tfjs-core/dist/jasmine_util';
+import {describeBench} from '@sluice/bench/bench_suite';
 import {describeTrainer} from '@sluice/demo/trainer/trainer_suite';
+import {describeSafetensorsFiles} from '@sluice/interop/testing/node_files_test';
 
 import {defineSuites} from './suites';
 
 setTestEnvs([{name: 'cpu', backendName: 'cpu', isDataSync: true}]);
-// The trainer reads and writes files (node:fs): an extra of this env, not of the shared list.
-defineSuites('node-cpu', [{name: 'trainer', define: describeTrainer}]);
+// These read and write files (node:fs) or run Node-only code: extras of this env, not of the shared list.
+defineSuites('node-cpu', [
+  {name: 'trainer', define: describeTrainer},
+  {name: 'safetensors files and checkpoints', define: describeSafetensorsFiles},
+  {name: 'bench (flags, shapes, naive peak estimate)', define: describeBench},
+]);

@@ -14,7 +14,10 @@ import {describeWebGPULimits} from '@sluice/backend-webgpu/limits_webgpu_test';
 import {describeCoreBadInputs, describeExpertDispatchConformance, describeFuzzSuite,
         describeLinearCrossEntropyConformance, describeNumericalExtremes,
         describeTopOneSuppressionConformance} from '@sluice/core/testing';
-import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs} from '@sluice/moe/testing';
+import {describeSafetensors} from '@sluice/interop/testing/safetensors_test';
+import {describeLeakChecks, describeMixtureOfExpertsConformance, describeMoeBadInputs,
+        describeRoutingConventions} from '@sluice/moe/testing';
+import {describeTransformersMapping} from '@sluice/moe/testing/transformers_mapping_test';
 import {describeMoeIndexedDbRoundTrip} from '@sluice/moe/testing/moe_browser_io_test';
 import {describeRegularizerBadInputs, describeRegularizersConformance} from '@sluice/regularizers/testing';
 
@@ -36,6 +39,7 @@ export const SUITES: readonly Suite[] = [
   {name: 'fuzzer', define: describeFuzzSuite, envs: EVERYWHERE},
   {name: 'mixtureOfExperts conformance', define: describeMixtureOfExpertsConformance,
    envs: ['node-cpu', 'node-tensorflow', 'node-webgpu']},
+  {name: 'MoE routing conventions', define: describeRoutingConventions, envs: EVERYWHERE},
   {name: 'regularizers conformance', define: describeRegularizersConformance, envs: ['node-cpu', 'browser']},
   {name: 'bad inputs: core', define: describeCoreBadInputs, envs: EVERYWHERE},
   {name: 'bad inputs: moe', define: describeMoeBadInputs, envs: EVERYWHERE},
@@ -46,6 +50,8 @@ export const SUITES: readonly Suite[] = [
   {name: 'webgpu fused CE', define: describeWebGPULinearCrossEntropy, envs: ['node-webgpu', 'browser']},
   {name: 'webgpu dispatch', define: describeWebGPUExpertDispatch, envs: ['node-webgpu', 'browser']},
   {name: 'webgl fused CE', define: describeWebGLLinearCrossEntropy, envs: ['browser']},
+  {name: 'safetensors', define: describeSafetensors, envs: ['node-cpu', 'node-tensorflow', 'browser']},
+  {name: 'transformers weight mapping', define: describeTransformersMapping, envs: ['node-cpu', 'node-tensorflow', 'browser']},
   {name: 'moe indexeddb:// round trip', define: describeMoeIndexedDbRoundTrip, envs: ['browser']},
 ];
 

@@ -1,6 +1,7 @@
 /**
  * out[r, :] = x[rows[r], :]: the data movement of expert dispatch, driven by
- * a row map (int32, exact in a float texel below 2^24) computed on the host.
+ * a row map (int32, exact in a float texel below 2^24) computed on the host;
+ * rows[r] = -1 (an empty slot) gives zeros.
  * The output is packed (rows r, r + 1 × columns c, c + 1 per texel), which
  * is what the grouped matmul that reads it next wants, so no pack pass runs
  * in between; the inputs are read unpacked, one fetch per value, so the rows
@@ -25,6 +26,9 @@ export class GatherRowsProgram implements GPGPUProgram {
           return vec2(0.0);
         }
         int src = sluiceAsInt(getRows(r));
+        if (src < 0) {
+          return vec2(0.0);
+        }
         return vec2(getX(src, c), c + 1 < ${cols} ? getX(src, c + 1) : 0.0);
       }
 

@@ -3,13 +3,15 @@
  * suite does not reach: several dispatch blocks, more experts than one
  * workgroup's histogram (E > 1024) and than one scan chunk, rows that are not
  * multiples of the tiles, grids folded across the workgroup limit (forced
- * small through SLUICE_WEBGPU_MAX_WORKGROUPS), and the capacity error.
+ * small through SLUICE_WEBGPU_MAX_WORKGROUPS), and the static capacity
+ * layout built on the GPU for every drop policy.
  * References are plain JS loops (float64 sums).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {expertCombine, expertDispatch, groupedMatMul, SluiceExpertCombine, SluiceExpertDispatch, SluiceGroupedMatMul, SluiceGroupedMatMulGrad} from '@sluice/core';
-import {backendTolerance, expectClose, seededRandom, uniformArray} from '@sluice/core/testing';
+import {backendTolerance, dispatchReference, expectClose, seededRandom, staticSourceRows,
+        uniformArray} from '@sluice/core/testing';
 
 import {SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';
 
@@ -133,7 +135,8 @@ describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
         for (let j = 0; j < h; ++j) expOut[t * h + j] += gv[p] * expY[r * h + j];
       });
       expectClose(await combined.data(), expOut, tol, 'combined');
-      tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount, y, dx, dw, combined]);
+      tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount, out.expertCounts, y, dx, dw,
+                  combined]);
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([x, indices, w, gates]);
     }));
@@ -189,12 +192,59 @@ describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
     tf.dispose([idx, x, out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount]);
   });
 
-  it('capacity throws the clear error and leaks nothing', () => {
-    const before = tf.memory().numTensors;
-    tf.tidy(() => expect(() => expertDispatch(tf.ones([4, 2]) as tf.Tensor2D,
-                                              tf.tensor2d([0, 1, 1, 0], [4, 1], 'int32'), 2, {capacity: 1}))
-                      .toThrowError(/expertDispatch: options.capacity must be left out on webgpu, got 1/));
-    expect(tf.memory().numTensors).toBe(before);
-  });
+  // The static capacity layout built on the GPU (no readback), at shapes past one block and one
+  // histogram chunk, for every drop policy, against core's per-expert float64 reference.
+  const CAPACITY_SHAPES: Array<[Shape, number, 'position'|'slotMajor'|'score']> = [
+    [SHAPES[0], 120, 'position'],
+    [SHAPES[0], 120, 'slotMajor'],
+    [SHAPES[0], 120, 'score'],
+    [SHAPES[2], 1, 'score'],
+    [SHAPES[6], 60, 'slotMajor'],
+  ];
+  for (const [s, capacity, policy] of CAPACITY_SHAPES) {
+    it(`capacity ${capacity}, ${policy} priority, ${s.name}: the static layout, drops, counts, dx and combine ` +
+           `match the per-expert reference (N=${s.n}, D=${s.d}, E=${s.e}, k=${s.k})`,
+       () => withMaxWorkgroups(s.maxWorkgroups, async () => {
+      const {n, d, e, k} = s;
+      const idx = routes(s, n + e);
+      const xv = uniformArray(seededRandom(1), n * d, -1, 1);
+      // Gates on a grid of 16 values: ties, so the score order's tie rule is exercised.
+      const gv = Float32Array.from(uniformArray(seededRandom(3), n * k, 0, 1), v => Math.round(v * 16) / 16);
+      const ref = dispatchReference(idx, e, capacity, k, policy, gv);
+      const slots = staticSourceRows(ref.rowsOfExpert, capacity);
+      const x = tf.tensor2d(xv, [n, d]), indices = tf.tensor2d(idx, [n, k], 'int32'), gates = tf.tensor2d(gv, [n, k]);
+      const before = tf.memory().numTensors;
+      const options = {capacity, dropPolicy: policy, ...(policy === 'score' ? {gates} : {})};
+      const out = expertDispatch(x, indices, e, options);
+      expect(out.dispatched.shape).toEqual([e * capacity, d]);
+      expect(Array.from(await out.sourceRows.data())).toEqual(slots);
+      expect(Array.from(await out.expertOffsets.data())).toEqual(Array.from({length: e + 1}, (_, i) => i * capacity));
+      expect((await out.droppedCount.data())[0]).toBe(ref.dropped);
+      expect(Array.from(await out.expertCounts.data())).toEqual(ref.counts);
+      const rows = new Float64Array(slots.length * d);
+      slots.forEach((p, r) => {
+        if (p >= 0) rows.set(xv.subarray(Math.floor(p / k) * d, (Math.floor(p / k) + 1) * d), r * d);
+      });
+      expectClose(await out.dispatched.data(), rows, 0, 'dispatched rows are copies, empty slots zero');
+      const combined = expertCombine(out.dispatched, out.sourceRows, gates);
+      const expOut = new Float64Array(n * d);
+      slots.forEach((p, r) => {
+        if (p < 0) return;
+        for (let q = 0; q < d; ++q) expOut[Math.floor(p / k) * d + q] += gv[p] * rows[r * d + q];
+      });
+      expectClose(await combined.data(), expOut, tol, 'combined (empty slots add nothing)');
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(expertCombine(expertDispatch(a as tf.Tensor2D, indices, e, options)
+                                                                    .dispatched, out.sourceRows, gates)))(x);
+      const expDx = new Float64Array(n * d);
+      slots.forEach(p => {
+        if (p < 0) return;
+        for (let q = 0; q < d; ++q) expDx[Math.floor(p / k) * d + q] += gv[p];
+      });
+      expectClose(await dx.data(), expDx, tol, 'dx');
+      tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount, out.expertCounts, combined, dx]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, indices, gates]);
+    }));
+  }
 });
 }

@@ -58,10 +58,10 @@ export class GpuScratch {
     return info;
   }
 
-  /** An output whose values are known on the CPU (zeros, empty). */
-  outputFromValues(shape: number[], dtype: DataType): TensorInfo {
-    const info = this.backend.makeTensorInfo(shape, dtype, util.getTypedArrayFromDType(dtype as 'float32',
-                                                                                       util.sizeFromShape(shape)));
+  /** An output whose values are known on the CPU (zeros unless given; empty). */
+  outputFromValues(shape: number[], dtype: DataType, values?: Float32Array|Int32Array): TensorInfo {
+    const info = this.backend.makeTensorInfo(shape, dtype, values ?? util.getTypedArrayFromDType(dtype as 'float32',
+                                                                                                 util.sizeFromShape(shape)));
     this.outputs.push(info);
     return info;
   }

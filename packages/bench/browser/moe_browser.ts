@@ -39,7 +39,7 @@ async function main() {
   log(`webgl renderer: ${gpu}; ${navigator.userAgent}`);
   if (software) log(`software renderer: default shape scaled down from N=4096 D=256 H=1024 E=32 k=2`);
   log(`MoE FFN forward + backward, N=${shape.n} D=${shape.d} H=${shape.h} E=${shape.e} k=${shape.k}`);
-  const rows = await benchMoe(shape, repeats, log);
+  const rows = await benchMoe(shape, repeats, log, params.get('variants')?.split(','));
   const table = moeTable(rows);
   log(table);
   const title = `### MoE feed-forward forward+backward on webgl, N=${shape.n} D=${shape.d} H=${shape.h} ` +

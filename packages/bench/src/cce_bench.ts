@@ -5,18 +5,19 @@
  * one process on one backend; the ratios are what the README reports.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {linearCrossEntropy, SLUICE_FORCE_COMPOSITE, SluiceLinearCrossEntropy} from '@sluice/core';
+import {linearCrossEntropy, LinearCrossEntropyOptions, SLUICE_FORCE_COMPOSITE, SluiceLinearCrossEntropy} from '@sluice/core';
 
+import type {CceShape} from './cce_shapes';
 import {formatBytes, measure, Measurement} from './measure';
 
-export interface CceShape {n: number; d: number; v: number}
+export type {CceShape};
 
 export interface CceRow {
   variant: string;
   m: Measurement;
 }
 
-function inputs(shape: CceShape) {
+export function inputs(shape: CceShape) {
   // Scaled so logits have unit-order spread, as in a freshly initialised head.
   const e = tf.randomNormal([shape.n, shape.d], 0, 1, 'float32', 1) as tf.Tensor2D;
   const c = tf.randomNormal([shape.v, shape.d], 0, 1 / Math.sqrt(shape.d), 'float32', 2) as tf.Tensor2D;
@@ -24,28 +25,38 @@ function inputs(shape: CceShape) {
   return {e, c, labels};
 }
 
-function naive(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, v: number): tf.Tensor[] {
+export function naive(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, v: number): tf.Tensor[] {
   return tf.grads((ee: tf.Tensor, cc: tf.Tensor) => {
     const logits = tf.matMul(ee, cc, false, true);
     return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, v), logits) as tf.Scalar;
   })([e, c]);
 }
 
-function fused(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, maxSup = 0): tf.Tensor[] {
+export function fused(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, maxSup = 0): tf.Tensor[] {
   return tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
                       linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, labels, {maxSup}) as tf.Scalar)([e, c]);
 }
 
-export async function benchCce(shape: CceShape, repeats: number, log: (s: string) => void): Promise<CceRow[]> {
+export interface CceVariants {
+  /** Also fused with maxSup 0.1 (default true). */
+  maxSup?: boolean;
+  /** How the kernel rows are named (default 'fused kernel'). */
+  kernelLabel?: string;
+}
+
+/** naive, the fused kernel (when the backend has one; with and without maxSup) and the fused composite. */
+export async function benchCce(shape: CceShape, repeats: number, log: (s: string) => void,
+                               {maxSup = true, kernelLabel = 'fused kernel'}: CceVariants = {}): Promise<CceRow[]> {
   const {e, c, labels} = inputs(shape);
+  await Promise.all([e, c, labels].map(t => t.data()));  // inputs in place (on the GPU) before any measurement
   const rows: CceRow[] = [];
   const hasKernel = tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) != null;
   const variants: Array<[string, () => tf.Tensor[], boolean]> = [
     ['naive (matMul + softmaxCrossEntropy)', () => naive(e, c, labels, shape.v), false],
     ...(hasKernel ? [
-      ['fused kernel', () => fused(e, c, labels), false],
+      [kernelLabel, () => fused(e, c, labels), false],
       // MaxSup rides along with the online LSE: its cost over plain fused CE is the point.
-      ['fused kernel + maxSup 0.1', () => fused(e, c, labels, 0.1), false],
+      ...(maxSup ? [['fused kernel + maxSup 0.1', () => fused(e, c, labels, 0.1), false]] : []),
     ] as Array<[string, () => tf.Tensor[], boolean]> : []),
     ['fused composite', () => fused(e, c, labels), true],
   ];
@@ -81,4 +92,68 @@ export function cceTable(shape: CceShape, rows: CceRow[], adapter?: string): str
                `${memRatio} | ${(m.peakBytes / logitsBytes).toFixed(2)} |${cell}`);
   }
   return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- returned extras (issue 18.2)
+
+type ExtraFlag = 'returnZLoss'|'returnPredictions'|'returnAccuracy'|'returnEntropy';
+const EXTRAS: Array<[string, ExtraFlag[]]> = [
+  ['+ returnZLoss', ['returnZLoss']],
+  ['+ returnPredictions', ['returnPredictions']],
+  ['+ returnAccuracy', ['returnAccuracy']],
+  ['+ returnEntropy', ['returnEntropy']],
+  ['+ all four', ['returnZLoss', 'returnPredictions', 'returnAccuracy', 'returnEntropy']],
+];
+
+/** Forward + backward of the loss with `flags` set; the extras are kept and returned so reading them forces them. */
+function fusedWithExtras(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, flags: ExtraFlag[]): tf.Tensor[] {
+  const kept: tf.Tensor[] = [];
+  const options: LinearCrossEntropyOptions = {zLoss: 1e-4, ...Object.fromEntries(flags.map(f => [f, true]))};
+  const grads = tf.grads((ee: tf.Tensor, cc: tf.Tensor) => {
+    const out = linearCrossEntropy(ee, cc, labels, options);
+    if (out instanceof tf.Tensor) return out as tf.Scalar;
+    for (const [key, t] of Object.entries(out)) {
+      if (key !== 'loss' && t != null) kept.push(tf.keep(t as tf.Tensor));
+    }
+    return out.loss as tf.Scalar;
+  })([e, c]);
+  return [...grads, ...kept];
+}
+
+export interface ExtrasRow {
+  variant: string;
+  ms: number;
+  /** ms / the plain fused kernel's ms, measured in the same rounds. */
+  ratio: number;
+}
+
+/**
+ * Each extra against plain fused CE (zLoss 1e-4 in both, so the z-loss term
+ * itself is not what is measured), on the registered kernel: the variants run
+ * interleaved, `rounds` times, and each keeps its best time, so a noisy
+ * machine slows all of them alike.
+ */
+export async function benchCceExtras(shape: CceShape, rounds: number, log: (s: string) => void): Promise<ExtrasRow[]> {
+  if (tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) == null) return [];
+  const {e, c, labels} = inputs(shape);
+  const variants: Array<[string, ExtraFlag[]]> = [['fused kernel (zLoss 1e-4)', []], ...EXTRAS];
+  const best = variants.map(() => Infinity);
+  for (let round = 0; round < rounds; ++round) {
+    for (let k = 0; k < variants.length; ++k) {
+      const start = performance.now();
+      const outs = fusedWithExtras(e, c, labels, variants[k][1]);
+      await Promise.all(outs.map(t => t.data()));
+      best[k] = Math.min(best[k], performance.now() - start);
+      tf.dispose(outs);
+    }
+    log(`  extras round ${round + 1}/${rounds}: ${variants.map((v, k) => `${v[0]} ${best[k].toFixed(0)} ms`).join(', ')}`);
+  }
+  tf.dispose([e, c, labels]);
+  return variants.map(([variant], k) => ({variant, ms: best[k], ratio: best[k] / best[0]}));
+}
+
+export function cceExtrasTable(rows: ExtrasRow[], rounds: number): string {
+  return [`Returned extras vs plain fused CE (best of ${rounds} interleaved rounds):`, '',
+          '| variant | time | vs fused kernel |', '|---|---|---|',
+          ...rows.map(r => `| ${r.variant} | ${(r.ms / 1000).toFixed(2)} s | ${r.ratio.toFixed(3)}× |`)].join('\n');
 }

@@ -26,11 +26,13 @@ export interface MoeRow {stage: MoeStage; variant: string; m: Measurement}
 /** The experts: identity for the dispatch-only stage, relu(x·W1_e)·W2_e for the FFN. */
 type Experts = {kind: 'identity'}|{kind: 'ffn', w1: tf.Tensor3D, w2: tf.Tensor3D};
 
-function sparse(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: MoeShape): tf.Tensor[] {
+function sparse(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: MoeShape, capacity?: number): tf.Tensor[] {
   const params = experts.kind === 'ffn' ? [experts.w1, experts.w2] : [];
   return tf.grads((xx: tf.Tensor, ...ws: tf.Tensor[]) => {
     const {expertIndices, gates} = routeTopK(logits, s.k);
-    const d = expertDispatch(xx as tf.Tensor2D, expertIndices, s.e);
+    // With a capacity: the static layout [E·C, D], slot-major drops as GShard's (the dense variant's rule).
+    const d = expertDispatch(xx as tf.Tensor2D, expertIndices, s.e,
+                             capacity === undefined ? {} : {capacity, dropPolicy: 'slotMajor'});
     let y = d.dispatched;
     if (ws.length === 2) {
       const hid = tf.relu(groupedMatMul(d.dispatched, ws[0] as tf.Tensor3D, d.expertOffsets));
@@ -65,9 +67,17 @@ function gshardMasks(logits: tf.Tensor2D, s: MoeShape, capacity: number) {
   });
 }
 
+/** C = ⌈1.25·N·k/E⌉, the capacity of the dense variant and of sluice's capacity variant. */
+const gshardCapacity = (s: MoeShape) => Math.ceil(1.25 * s.n * s.k / s.e);
+
+/** sluice's sparse dispatch with GShard's capacity: the static layout, the same rows as the dense variant's. */
+function sparseCapacity(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: MoeShape): tf.Tensor[] {
+  return sparse(x, logits, experts, s, gshardCapacity(s));
+}
+
 /** GShard: one-hot [S, E, C] dispatch and combine tensors, experts as a batched matMul over [E, C, D]. */
 function dense(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: MoeShape): tf.Tensor[] {
-  const capacity = Math.ceil(1.25 * s.n * s.k / s.e);
+  const capacity = gshardCapacity(s);
   const {dispatchMask, combineWeights} = gshardMasks(logits, s, capacity);
   const params = experts.kind === 'ffn' ? [experts.w1, experts.w2] : [];
   const grads = tf.grads((xx: tf.Tensor, ...ws: tf.Tensor[]) => {
@@ -118,9 +128,10 @@ async function loop(x: tf.Tensor2D, logits: tf.Tensor2D, experts: Experts, s: Mo
   })([x, ...params]);
 }
 
-const VARIANTS: Array<[string, string, typeof sparse | typeof loop]> = [
+const VARIANTS: Array<[string, string, typeof sparseCapacity | typeof loop]> = [
   ['dense', 'GShard dense one-hot dispatch (capacity factor 1.25)', dense],
   ['loop', 'per-expert loop: gather + matMul + unsortedSegmentSum', loop],
+  ['capacity', 'sluice sparse dispatch (capacity factor 1.25, static layout)', sparseCapacity],
   ['sparse', 'sluice sparse dispatch (dropless)', sparse],
 ];
 

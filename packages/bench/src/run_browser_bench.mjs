@@ -1,63 +1,47 @@
-// `node packages/bench/src/run_browser_bench.mjs [--op cce|moe] [options]`
-// (also `npm run bench -- --op cce|moe --backend webgl`): the benchmarks that
+// `npm run bench -- --op cce|moe --backend webgl [flags]` (or
+// `node packages/bench/src/run_browser_bench.mjs --backend webgl ...`; the
+// flags are bench_flags.ts's, as on the other backends): the benchmarks that
 // need a browser, on tfjs's webgl backend. Bundles
 // packages/bench/browser/<op>_browser.ts, serves it on localhost, opens it in
 // headless Chromium (/usr/bin/chromium or $CHROME_BIN, a fresh profile under
 // .tmp/), prints what the page posts back and writes the tables to
-// <out>/<op>-webgl.md. cce: shapes default to N=4096 D=256 V=32768,131072 on a
-// GPU; moe: N=4096 D=256 H=1024 E=32 k=2. Both are scaled down on SwiftShader
-// (the page prints which it used).
-import {spawn} from 'node:child_process';
+// <out>/<op>-webgl.md (cce-vocab-webgl.md with --vocab-sweep). cce: shapes
+// default to N=4096 D=256 V=32768,131072 on a GPU; moe: N=4096 D=256 H=1024
+// E=32 k=2. Both are scaled down on SwiftShader (the page prints which it used).
+import {spawn, spawnSync} from 'node:child_process';
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {createServer} from 'node:http';
+import {createRequire} from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 
 import {bundle, ROOT} from '../../../scripts/bundle.mjs';
 
-const USAGE = 'usage: node packages/bench/src/run_browser_bench.mjs [--op cce|moe] [--shapes NxDxV,...] (cce) ' +
-    '[--n N --d D --h H --e E --k K] (moe) [--repeats N] [--out dir] [--timeout-min M]\n' +
-    '  (npm run bench -- --op cce|moe --backend webgl [same flags])';
-const MOE_DIMS = ['n', 'd', 'h', 'e', 'k'];
-
-function parseArgs(argv) {
-  const opts = {op: 'cce', shapes: null, moe: {}, repeats: 2, out: path.join(ROOT, '.build', 'bench'), timeoutMin: 30};
-  for (let i = 0; i < argv.length; ++i) {
-    const a = argv[i], value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value\n${USAGE}`);
-      return argv[++i];
-    };
-    if (a === '--shapes') opts.shapes = value();
-    else if (a === '--repeats') opts.repeats = Number(value());
-    else if (a === '--out') opts.out = path.resolve(ROOT, value());
-    else if (a === '--timeout-min') opts.timeoutMin = Number(value());
-    else if (a === '--op') {
-      opts.op = value();
-      if (!['cce', 'moe'].includes(opts.op)) throw new Error(`--op must be cce or moe, got '${opts.op}'\n${USAGE}`);
-    } else if (MOE_DIMS.includes(a.slice(2)) && a.startsWith('--')) {
-      const v = value();
-      if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`${a} must be a positive integer, got '${v}'`);
-      opts.moe[a.slice(2)] = v;
-    }
-    // Forwarded by scripts/bench.mjs.
-    else if (a === '--backend' && argv[i + 1] === 'webgl') ++i;
-    else if (a === '-h' || a === '--help') {
-      console.log(USAGE);
-      process.exit(0);
-    } else {
-      throw new Error(`unknown argument '${a}'\n${USAGE}`);
-    }
+/**
+ * The bench's flags (bench_flags.ts, the same as in Node), bundled from their
+ * TypeScript source next to the page. Returns what the page and this runner
+ * need: the page's query and the runner's own options.
+ */
+async function parseFlags(argv) {
+  const file = path.join(ROOT, '.build', 'bench', 'browser', 'bench_flags.cjs');
+  await bundle('packages/bench/src/bench_flags.ts', file, 'node');
+  const {parseBenchArgs} = createRequire(import.meta.url)(file);
+  const hasBackend = argv.some(a => a === '--backend' || a.startsWith('--backend='));
+  const {flags} = parseBenchArgs(hasBackend ? argv : ['--backend', 'webgl', ...argv]);
+  if (flags.backend !== 'webgl') throw new Error(`bench: this runner is for --backend webgl, got '${flags.backend}'`);
+  const query = {repeats: String(flags.repeats ?? 2)};
+  for (const key of ['n', 'd', 'shapes', 'h']) {
+    if (flags[key] !== undefined) query[key] = String(flags[key]);
   }
-  if (!(Number.isInteger(opts.repeats) && opts.repeats >= 1)) throw new Error('--repeats must be an integer >= 1');
-  if (opts.op === 'cce' && Object.keys(opts.moe).length > 0) throw new Error(`--n/--d/--h/--e/--k are for --op moe (cce takes --shapes)\n${USAGE}`);
-  if (opts.op === 'moe' && opts.shapes != null) throw new Error(`--shapes is for --op cce (moe takes --n/--d/--h/--e/--k)\n${USAGE}`);
-  if (opts.shapes != null && !/^\d+x\d+x\d+(,\d+x\d+x\d+)*$/.test(opts.shapes)) {
-    throw new Error(`--shapes must look like 4096x256x32768,4096x256x131072, got '${opts.shapes}'`);
-  }
-  return opts;
+  if (flags.v !== undefined) query.v = flags.v.join(',');
+  if (flags['vocab-sweep']) query.sweep = '1';
+  if (flags.op === 'moe') Object.assign(query, {e: String(flags.e), k: String(flags.k), variants: flags.variants});
+  return {op: flags.op, sweep: flags['vocab-sweep'], query, out: path.resolve(ROOT, flags.out),
+          timeoutMin: flags['timeout-min']};
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = await parseFlags(process.argv.slice(2));
   const outDir = path.join(ROOT, '.build', 'bench', 'browser');
   const script = path.join(outDir, `${opts.op}_browser.js`);
   await bundle(`packages/bench/browser/${opts.op}_browser.ts`, script, 'browser');
@@ -89,9 +73,7 @@ async function main() {
     res.writeHead(200, {'content-type': file[1]}).end(readFileSync(file[0]));
   });
   await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
-  const query = new URLSearchParams({repeats: String(opts.repeats), ...(opts.shapes ? {shapes: opts.shapes} : {}),
-                                     ...opts.moe});
-  const url = `http://localhost:${server.address().port}/?${query}`;
+  const url = `http://localhost:${server.address().port}/?${new URLSearchParams(opts.query)}`;
 
   mkdirSync(path.join(ROOT, '.tmp'), {recursive: true});
   const profile = mkdtempSync(path.join(ROOT, '.tmp', 'bench-chromium-'));
@@ -116,19 +98,34 @@ async function main() {
     else browser.once('exit', resolve);
   });
   server.close();
-  rmSync(profile, {recursive: true, force: true, maxRetries: 3});
   if (result.error) {
     console.error(`bench: ${result.error}`);
     process.exitCode = 1;
-    return;
+  } else {
+    // The page knows its renderer; the host it runs on is named here, under each section's heading.
+    const host = `Host: ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores), ` +
+        `${Math.round(os.totalmem() / 2 ** 30)} GiB; headless ${chromiumVersion(chromium)}.`;
+    const markdown = result.markdown.replace(/^(### .*\n)/gm, `$1\n${host}\n`);
+    mkdirSync(opts.out, {recursive: true});
+    const file = path.join(opts.out, `${opts.op}${opts.sweep ? '-vocab' : ''}-webgl.md`);
+    writeFileSync(file, markdown);
+    console.log(`\n${markdown}\nbench: written to ${path.relative(ROOT, file)}`);
   }
-  mkdirSync(opts.out, {recursive: true});
-  const file = path.join(opts.out, `${opts.op}-webgl.md`);
-  writeFileSync(file, result.markdown);
-  console.log(`\n${result.markdown}\nbench: written to ${path.relative(ROOT, file)}`);
+  // Chromium's helper processes may still be closing files in the profile when the browser has exited.
+  try {
+    rmSync(profile, {recursive: true, force: true, maxRetries: 10, retryDelay: 300});
+  } catch (e) {
+    console.warn(`bench: could not remove the Chromium profile ${path.relative(ROOT, profile)} (${e.code}); ` +
+                 'it is under .tmp/, which git ignores');
+  }
+}
+
+function chromiumVersion(binary) {
+  const r = spawnSync(binary, ['--version'], {encoding: 'utf8', timeout: 30_000});
+  return (r.stdout || '').trim() || 'Chromium';
 }
 
 main().catch(e => {
-  console.error(`bench: ${e.message}`);
+  console.error(e.message.startsWith('bench: ') ? e.message : `bench: ${e.message}`);
   process.exitCode = 1;
 });

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {linearCrossEntropy} from '@sluice/core';
 
-import type {CceShape} from './cce_bench';
+import type {CceShape} from './cce_shapes';
 
 /** vendor / architecture / device / description of the adapter tfjs's webgpu backend would get. */
 export async function describeAdapter(): Promise<string> {
@@ -16,13 +16,43 @@ export async function describeAdapter(): Promise<string> {
   if (adapter == null) {
     return 'no adapter';
   }
-  const {vendor, architecture, device, description} = adapter.info;
+  const {vendor, architecture, device, description} = (adapter as GPUAdapter & {info: GPUAdapterInfo}).info;  // @webgpu/types here predates GPUAdapter.info
   return [vendor, architecture, device, description].filter(s => s).join(' / ') || 'unnamed adapter';
 }
 
 /** CPU emulations of a GPU: shapes are scaled down on them (DESIGN.md, Benchmarks). */
 export function isSoftwareAdapter(adapter: string): boolean {
   return /swiftshader|llvmpipe|lavapipe|warp|software/i.test(adapter);
+}
+
+/**
+ * Runs `f` inside validation and out-of-memory error scopes and throws the
+ * first error either caught: tfjs-webgpu never checks, so past a device
+ * limit its programs run on as no-ops (naive CE read back zeros for dE here).
+ * Not webgpu: `f` alone.
+ */
+export async function throwOnWebGPUErrors<T>(f: () => Promise<T>): Promise<T> {
+  const device = tf.getBackend() === 'webgpu' ? (tf.backend() as unknown as {device?: GPUDevice}).device : undefined;
+  if (device == null) return f();
+  device.pushErrorScope('validation');
+  device.pushErrorScope('out-of-memory');
+  let outcome: {value: T}|{thrown: unknown};
+  try {
+    outcome = {value: await f()};
+  } catch (e) {
+    outcome = {thrown: e};
+  }
+  const outOfMemory = await device.popErrorScope();
+  const validation = await device.popErrorScope();
+  const error = outOfMemory ?? validation;
+  if (error != null) {
+    // Dawn's message goes on with advice on requesting higher limits; its first sentence names the limit.
+    throw new Error(`WebGPU ${outOfMemory != null ? 'out-of-memory' : 'validation'} error` +
+                    `${'value' in outcome ? ' (tfjs raised nothing and returned invalid results)' : ''}: ` +
+                    `${error.message.split('. ')[0]}`);
+  }
+  if ('thrown' in outcome) throw outcome.thrown;
+  return outcome.value;
 }
 
 interface BufferManagerLike {

@@ -4,15 +4,18 @@
  * import. Not a user API: names here may change between minor versions.
  */
 export {SLUICE_FORCE_COMPOSITE} from './flags';
-export {dispatchPlan} from './internal/dispatch_plan';
+export {dispatchPlan, pairPriority} from './internal/dispatch_plan';
 export type {DispatchPlan} from './internal/dispatch_plan';
-export {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertTensor, capacityNeedsSyncReadError,
+export {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertTensor,
         describeTensor, describeValue, fail, INT32_MAX, INT32_MIN, isTensorLike} from './internal/errors';
 export {gatherPerRow} from './internal/gather_per_row';
 export {hostValues} from './internal/host_values';
+export {combineRows, expertCombineBackward, keptRows, rowsToTokens, tokenRowsOfPairs} from './internal/pair_rows';
 export {registerComposite, registerKernelsOnce, runKernelOrComposite, useRegisteredKernel} from './internal/kernel_dispatch';
 export type {CompositeFunc} from './internal/kernel_dispatch';
 export {ranges} from './internal/ranges';
+export {chosenGates, routerScores} from './internal/router_math';
+export type {RouterScoring} from './internal/router_math';
 export {embeddingLookup, segmentSum} from './internal/segment_sum';
 export {sumAll} from './internal/sum_all';
 export {emptyResult, stopGradient} from './internal/tape_util';

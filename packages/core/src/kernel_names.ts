@@ -146,29 +146,47 @@ export interface SluiceTopOneSuppressionAttrs {
   alpha: number;
 }
 
+/** Which (token, slot) pairs an expert keeps first when it has more than `capacity`. */
+export type ExpertDropPolicy = 'position'|'slotMajor'|'score';
+
 /**
- * Sparse expert dispatch: a stable counting sort of the N·k (token, slot)
+ * Sparse expert dispatch: a stable counting sort of the P = N·k (token, slot)
  * pairs by expert. Inputs x [N, D] float32, expertIndices [N, k] int32 in
- * [0, E). Outputs, in order:
- *   dispatched    [M, D] float32  x's rows, grouped by expert, each expert's
- *                                 rows in (token, slot) order,
+ * [0, E), and gates [N, k] float32 only with dropPolicy 'score'. Outputs, in
+ * order:
+ *   dispatched    [M, D] float32  x's rows grouped by expert (the token's row
+ *                                 for each pair; zeros in empty slots),
  *   expertOffsets [E + 1] int32   expert e owns rows [offsets[e], offsets[e+1]),
- *   sourceRows    [M] int32       pair index token·k + slot of each row,
- *   droppedCount  [] int32        pairs past their expert's capacity.
- * M = kept pairs (N·k when dropless). With capacity >= 0, pairs after the
- * first `capacity` of an expert (in pair order) are dropped.
- * Its gradient (w.r.t. x) is a segment sum of the rows back to their tokens,
- * built from stock ops, so a backend provides only this forward kernel.
+ *   sourceRows    [M] int32       pair index token·k + slot of each row, -1 in
+ *                                 empty slots (combine and the gradients skip them),
+ *   droppedCount  [] int32        pairs past their expert's capacity,
+ *   expertCounts  [E] int32       pairs routed to each expert, before any drop.
+ * Two layouts:
+ * - dropless (capacity -1): ragged, M = P, each expert's rows in pair order.
+ * - capacity C >= 0: static, M = E·C, offsets[e] = e·C, whatever the data: an
+ *   expert's kept pairs fill its first slots in priority order and the rest of
+ *   its C slots are empty. Nothing needs to be read back to shape the outputs.
+ * Priority (dropPolicy): 'position' pair order t·k + s (MegaBlocks, DeepSpeed
+ * topkgating 'position'); 'slotMajor' slot-major order s·N + t, every first
+ * choice before any second choice (GShard, Switch/flaxformer, DeepSpeed
+ * top2gating); 'score' descending gate, ties in pair order, a NaN gate last
+ * (batch-prioritized routing, DeepSpeed topkgating 'probs'). An expert keeps
+ * its first C pairs in that order.
+ * Its gradient (w.r.t. x) sums each row back into its token, built from a
+ * combine with unit gates, so a backend provides only this forward kernel.
  */
 export const SluiceExpertDispatch = 'SluiceExpertDispatch';
 export type SluiceExpertDispatchInputs = {
   x: TensorInfo;
   expertIndices: TensorInfo;
+  /** [N, k] float32, only with dropPolicy 'score'. */
+  gates?: TensorInfo;
 };
 export interface SluiceExpertDispatchAttrs {
   numExperts: number;
-  /** -1: dropless. */
+  /** -1: dropless (ragged layout); else the static layout's slots per expert, < N·k. */
   capacity: number;
+  dropPolicy: ExpertDropPolicy;
 }
 
 /**
@@ -197,8 +215,9 @@ export type SluiceGroupedMatMulGradInputs = {
 
 /**
  * out[t] = Σ gates[t, s] · y[r] over the rows r whose sourceRows[r] = t·k + s.
- * Inputs y [M, H], sourceRows [M] int32, gates [N, k]. Output [N, H].
- * The gradient is built from stock ops (gather, segment sum).
+ * Inputs y [M, H], sourceRows [M] int32 in [-1, N·k), gates [N, k]. Output
+ * [N, H]. A row with sourceRows -1 (an empty slot of the static layout) adds
+ * nothing. The gradient is built from forward ops (gather, segment sum).
  */
 export const SluiceExpertCombine = 'SluiceExpertCombine';
 export type SluiceExpertCombineInputs = {

@@ -2,25 +2,37 @@
  * Load-balancing terms. All take the router's unbiased scores [N, E] and
  * return scalars to be weighted by the config; counts are not differentiable.
  */
-import {div, equal, expandDims, eye, range, logSumExp, matMul, maximum, mean, moments, mul, neg, norm, oneHot, reshape,
-        scalar, Scalar, sign, square, sub, sum, Tensor, Tensor1D, Tensor2D, Tensor3D, cast} from '@tensorflow/tfjs-core';
-import {assertTensor, fail} from '@sluice/core/internal';
+import {add, div, eye, logSumExp, matMul, maximum, mean, moments, mul, neg, norm, scalar, Scalar, sign, square, sub,
+        sum, Tensor, Tensor1D, Tensor2D, Tensor3D} from '@tensorflow/tfjs-core';
+import {assertInteger, assertKnownKeys, assertOneOf, assertTensor, fail} from '@sluice/core/internal';
 
-/** Tokens per expert [E] (float32) among the routed (token, slot) pairs. */
-export function expertCounts(expertIndices: Tensor2D, numExperts: number): Tensor1D {
-  const flat = reshape(expertIndices, [expertIndices.size]);
-  // A comparison against every expert rather than tf.oneHot, which needs depth >= 2.
-  return sum(cast(equal(expandDims(flat, 1), range(0, numExperts, 1, 'int32')), 'float32'), 0) as Tensor1D;
+export interface LoadBalancingLossOptions {
+  /**
+   * 'pairs' (default): f_e = pairs_e / Σ pairs = pairs_e / (N·k), 1 when
+   * balanced (MegaBlocks `batched_load_balancing_loss`, DeepSpeed
+   * `topkgating`). 'tokens': f_e = pairs_e / N, k when balanced
+   * (transformers' Mixtral `load_balancing_loss_func`, Switch/flaxformer);
+   * it needs `topK`. 'tokens' = k · 'pairs', so the same gradient takes a k
+   * times smaller coefficient with 'tokens'.
+   */
+  convention?: 'pairs'|'tokens';
+  /** k, the pairs per token (for 'tokens'). */
+  topK?: number;
 }
 
 /**
- * Switch/GShard: E · Σ_e f_e · P_e with f_e the fraction of pairs routed to
- * e (from `counts`) and P_e the mean probability of e. Sigmoid scores are
- * normalised per token first, so P sums to 1 either way. 1 when balanced.
+ * Switch/GShard: E · Σ_e f_e · P_e with f_e the share of the routed pairs of
+ * expert e (from `counts`, as the convention scales it) and P_e the mean
+ * probability of e. Sigmoid scores are normalised per token first, so P
+ * sums to 1 either way.
  */
-export function loadBalancingLoss(scores: Tensor2D, counts: Tensor1D): Scalar {
+export function loadBalancingLoss(scores: Tensor2D, counts: Tensor1D, options: LoadBalancingLossOptions = {}): Scalar {
   assertTensor('loadBalancingLoss', 'scores', scores, 2, ['float32'], '[N, E]');
   assertTensor('loadBalancingLoss', 'counts', counts, 1, ['float32'], '[E]');
+  assertKnownKeys('loadBalancingLoss', 'options', options, ['convention', 'topK']);
+  const convention = options.convention === undefined ? 'pairs' :
+      assertOneOf('loadBalancingLoss', 'options.convention', options.convention, ['pairs', 'tokens'] as const);
+  const k = convention === 'tokens' ? assertInteger('loadBalancingLoss', 'options.topK', options.topK, 1) : 1;
   const e = scores.shape[1];
   // A [1] counts would broadcast silently against the E probabilities.
   if (counts.shape[0] !== e) {
@@ -29,7 +41,7 @@ export function loadBalancingLoss(scores: Tensor2D, counts: Tensor1D): Scalar {
   const probs = div(scores, maximum(sum(scores, 1, true), scalar(1e-9)));
   const p = mean(probs, 0);
   const f = div(counts, maximum(sum(counts), scalar(1)));
-  return mul(sum(mul(f, p)), scalar(e)) as Scalar;
+  return mul(sum(mul(f, p)), scalar(e * k)) as Scalar;
 }
 
 /** Router z-loss (ST-MoE): mean over tokens of logsumexp(logits)². */
@@ -60,7 +72,13 @@ export function routingVarianceLoss(scores: Tensor2D): Scalar {
   return neg(mean(moments(scores, 1).variance)) as Scalar;
 }
 
-/** Aux-loss-free step: b_e + rate · sign(mean load − load_e). */
-export function updatedSelectionBias(bias: Tensor, counts: Tensor1D, rate: number): Tensor1D {
-  return sub(bias, mul(sign(sub(counts, mean(counts))), scalar(rate))) as Tensor1D;
+/**
+ * Aux-loss-free step (DeepSeek-V3): b_e + rate · sign(mean load − load_e);
+ * `center` subtracts the update's mean first (torchtitan's
+ * `_update_expert_bias`), so Σ b stays put.
+ */
+export function updatedSelectionBias(bias: Tensor, counts: Tensor1D, rate: number, center = false): Tensor1D {
+  let delta = mul(sign(sub(mean(counts), counts)), scalar(rate));
+  if (center) delta = sub(delta, mean(delta));
+  return add(bias, delta) as Tensor1D;
 }

@@ -37,8 +37,9 @@ export function moeLayers(model: LayersModel): MixtureOfExperts[] {
 }
 
 /**
- * A `model.fit` callback for MoE layers: after each batch it closes the
- * global-balance window (`auxLossScope: 'global'`), reads load, drops and
+ * A `model.fit` callback for MoE layers: after each batch (one optimizer
+ * step) it ends the step of every MoE layer (`endStep()`: the aux-loss-free
+ * bias moves once, the global-balance window restarts), reads load, drops and
  * MaxVio, adds `<layer>_maxvio` and `<layer>_dropped` to the batch logs and
  * hands the full metrics to `onMetrics`.
  */
@@ -61,7 +62,7 @@ export function moeCallback(model: LayersModel, options: MoECallbackOptions = {}
     onBatchEnd: async (_batch: number, logs?: Logs) => {
       const all: Record<string, MoEMetrics> = {};
       for (const layer of moeLayers(model)) {
-        layer.resetGlobalBalance();
+        layer.endStep();
         const m = await layer.readMetrics();
         if (m == null) continue;
         all[layer.name] = m;

@@ -16,7 +16,14 @@
  */
 export {mixtureOfExperts, MixtureOfExperts} from './mixture_of_experts';
 export type {MoEMetrics} from './mixture_of_experts';
-export type {AuxLossScope, BalanceConfig, ExpertActivation, MixtureOfExpertsConfig, Router, Scoring} from './config';
+export type {AuxLossConvention, AuxLossScope, BalanceConfig, DropPolicy, ExpertActivation, MixtureOfExpertsConfig, Router,
+             Scoring} from './config';
+export {exactCeilCapacity} from './config';
 export {moeCallback, moeLayers} from './callbacks';
 export type {MoECallbackOptions} from './callbacks';
-export {loadBalancingLoss, orthogonalityLoss, routerZLoss, routingVarianceLoss} from './balancing';
+export {loadBalancingLoss, orthogonalityLoss, routerZLoss, routingVarianceLoss, updatedSelectionBias} from './balancing';
+export type {LoadBalancingLossOptions} from './balancing';
+export {exportTransformersWeights, importTransformersWeights, moeConfigFromTransformers, TRANSFORMERS_FLOAT_FIELDS,
+        TRANSFORMERS_TARGETS, transformersConfigJson, transformersMoeConfig, weightKeys} from './transformers';
+export type {ExpertLayout, KeySource, KeySpec, TransformersTarget, TransformersWeightOptions,
+             WeightValue} from './transformers';

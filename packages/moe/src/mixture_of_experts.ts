@@ -10,9 +10,8 @@ import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
 import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
 import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
 
-import {expertCounts, loadBalancingLoss, orthogonalityLoss, routerZLoss, routingVarianceLoss,
-        updatedSelectionBias} from './balancing';
-import {expertCapacity, MixtureOfExpertsConfig, ResolvedConfig, resolveConfig} from './config';
+import {loadBalancingLoss, orthogonalityLoss, routerZLoss, routingVarianceLoss, updatedSelectionBias} from './balancing';
+import {exactCeilCapacity, expertCapacity, MixtureOfExpertsConfig, ResolvedConfig, resolveConfig} from './config';
 import {runExperts, sharedFfn} from './experts';
 import {expertChoiceRouter} from './routers/expert_choice_router';
 import type {RouterOutput} from './routers/routing';
@@ -52,6 +51,10 @@ export class MixtureOfExperts extends layers.Layer {
   private pendingLoss: tf.Scalar|null = null;
   private metricTensors: MetricTensors|null = null;
   private globalCounts: tf.Tensor1D|null = null;
+  /** Expert counts summed over this optimizer step's training calls, for the bias update at `endStep()`. */
+  private stepCounts: tf.Tensor1D|null = null;
+  private callsSinceStep = 0;
+  private warnedNoStep = false;
   private stochasticStep = 0;
 
   constructor(config: MixtureOfExpertsConfig) {
@@ -60,10 +63,6 @@ export class MixtureOfExperts extends layers.Layer {
     this.moe = resolveConfig(config);
     // tf.layers checks this in apply(): an int32 input fails naming the layer, not deep inside expertDispatch.
     this.inputSpec = [{dtype: 'float32'}];
-    if (this.moe.balance.biasUpdateRate > 0 && this.moe.router !== 'topk') {
-      throw new Error(`mixtureOfExperts: balance.biasUpdateRate must be 0 unless router is 'topk' (the bias ` +
-                      `shifts top-k selection), got ${this.moe.balance.biasUpdateRate} with router '${this.moe.router}'`);
-    }
     this.userConfig = {...config};
     // Base-layer fields come back from super.getConfig().
     for (const key of ['name', 'trainable', 'inputShape', 'batchInputShape', 'batchSize'] as const) {
@@ -118,15 +117,20 @@ export class MixtureOfExperts extends layers.Layer {
       const capacity = cfg.router === 'expertChoice' ? undefined : expertCapacity(cfg, n);
       const wantSlots = training && cfg.balance.orthogonality > 0;
       const experts = runExperts(x, routed.routing, {w1: this.w1.read() as tf.Tensor3D, w2: this.w2.read() as tf.Tensor3D},
-                                 cfg.numExperts, capacity, cfg.activation, wantSlots);
-      let y = experts.output;
+                                 cfg.numExperts, {capacity, dropPolicy: cfg.dropPolicy,
+                                                  renormalizeAfterDrop: cfg.renormalizeAfterDrop},
+                                 cfg.activation, wantSlots);
+      // routedScalingFactor after any renormalisation (DeepSeek-V3, Glm4Moe), also after drops: the combine is
+      // linear in the gates, so scaling the routed output is scaling every gate, and shared experts stay unscaled.
+      let y = cfg.routedScalingFactor === 1 ? experts.output : tf.mul(experts.output, cfg.routedScalingFactor);
       if (this.shared1 != null && this.shared2 != null) {
         y = tf.add(y, sharedFfn(x, this.shared1.read() as tf.Tensor2D, this.shared2.read() as tf.Tensor2D,
                                 cfg.activation));
       }
-      const counts = routed.routing.kind === 'slots' ?
-          expertCounts(routed.routing.expertIndices, cfg.numExperts) :
-          tf.fill([cfg.numExperts], routed.routing.capacity) as tf.Tensor1D;
+      // Routed pairs per expert (before drops), as dispatch counted them: no second count here.
+      const counts = experts.expertCounts != null ? tf.cast(experts.expertCounts, 'float32') as tf.Tensor1D :
+                                                    tf.fill([cfg.numExperts], (routed.routing as {capacity: number})
+                                                                                  .capacity) as tf.Tensor1D;
       const routedPairs = routed.routing.kind === 'slots' ? routed.routing.expertIndices.size :
                                                               cfg.numExperts * routed.routing.capacity;
       let total: tf.Scalar = tf.scalar(0);
@@ -137,16 +141,15 @@ export class MixtureOfExperts extends layers.Layer {
           if (b.auxLossScope === 'global') {
             f = this.accumulateGlobalCounts(counts);
           }
-          total = tf.add(total, tf.mul(loadBalancingLoss(routed.scores, f), b.auxLoss));
+          const convention = {convention: b.auxLossConvention, topK: cfg.topK};
+          total = tf.add(total, tf.mul(loadBalancingLoss(routed.scores, f, convention), b.auxLoss));
         }
         if (b.routerZLoss > 0) total = tf.add(total, tf.mul(routerZLoss(logits), b.routerZLoss));
         if (b.variance > 0) total = tf.add(total, tf.mul(routingVarianceLoss(routed.scores), b.variance));
         if (b.orthogonality > 0 && experts.slotOutputs != null) {
           total = tf.add(total, tf.mul(orthogonalityLoss(experts.slotOutputs), b.orthogonality));
         }
-        if (b.biasUpdateRate > 0) {
-          this.selectionBias.write(updatedSelectionBias(this.selectionBias.read(), counts, b.biasUpdateRate));
-        }
+        if (b.biasUpdateRate > 0) this.accumulateStepCounts(counts);
       }
       const out = tf.reshape(y, [...shape.slice(0, -1), cfg.units]);
       return {
@@ -170,15 +173,17 @@ export class MixtureOfExperts extends layers.Layer {
     const {router, topK: k, scoring, numExperts: e} = this.moe;
     switch (router) {
       case 'topk':
-        return topkRouter(logits, k, scoring, this.selectionBias.read() as tf.Tensor1D);
+        return topkRouter(logits, k, scoring, this.selectionBias.read() as tf.Tensor1D, this.moe.groups,
+                          this.moe.normalizeGates);
       case 'sinkhorn':
-        return sinkhornRouter(logits, k, scoring, this.moe.sinkhornIterations);
+        return sinkhornRouter(logits, k, scoring, this.moe.sinkhornIterations, this.moe.normalizeGates);
       case 'stochastic':
         return stochasticRouter(logits, k, scoring, training, this.moe.seed * 7919 + (this.stochasticStep++));
       case 'expertChoice': {
         const n = logits.shape[0];
         const factor = this.moe.capacityFactor > 0 ? this.moe.capacityFactor : 1;
-        return expertChoiceRouter(logits, Math.max(1, Math.ceil(factor * n * k / e)), scoring);
+        return expertChoiceRouter(logits, Math.max(1, this.moe.minCapacity, exactCeilCapacity(factor, n * k, e)),
+                                  scoring);
       }
     }
   }
@@ -190,7 +195,42 @@ export class MixtureOfExperts extends layers.Layer {
     return next;
   }
 
-  /** Starts a new global-batch window for `auxLossScope: 'global'` (call once per optimizer step). */
+  private accumulateStepCounts(counts: tf.Tensor1D): void {
+    const next = tf.keep(this.stepCounts == null ? tf.clone(counts) : tf.add(this.stepCounts, counts)) as tf.Tensor1D;
+    this.stepCounts?.dispose();
+    this.stepCounts = next;
+    if (++this.callsSinceStep === 1000 && !this.warnedNoStep) {
+      this.warnedNoStep = true;
+      console.warn(`mixtureOfExperts '${this.name}': 1000 training calls without endStep(), so the aux-loss-free ` +
+                   'bias has not moved: call layer.endStep() after each optimizer step, or pass ' +
+                   'moeCallback(model) to model.fit');
+    }
+  }
+
+  /**
+   * Ends an optimizer step: the aux-loss-free bias moves once, from the
+   * expert counts summed over every training call since the last endStep
+   * (the step's micro-batches, as DeepSeek-V3 and torchtitan update it), and
+   * the global load-balancing window (`auxLossScope: 'global'`) starts anew.
+   * `moeCallback` calls it after each batch of `model.fit`; a custom loop
+   * calls it after `optimizer.minimize` / `applyGradients`.
+   */
+  endStep(): void {
+    const b = this.moe.balance;
+    if (this.stepCounts != null && b.biasUpdateRate > 0) {
+      const counts = this.stepCounts;
+      const next = tf.tidy(() => updatedSelectionBias(this.selectionBias.read(), counts, b.biasUpdateRate,
+                                                      b.centerBiasUpdate));
+      this.selectionBias.write(next);
+      next.dispose();
+    }
+    this.stepCounts?.dispose();
+    this.stepCounts = null;
+    this.callsSinceStep = 0;
+    this.resetGlobalBalance();
+  }
+
+  /** Starts a new global-batch window for `auxLossScope: 'global'` (`endStep()` does it too). */
   resetGlobalBalance(): void {
     this.globalCounts?.dispose();
     this.globalCounts = null;
@@ -252,6 +292,8 @@ export class MixtureOfExperts extends layers.Layer {
       this.metricTensors = null;
     }
     this.resetGlobalBalance();
+    this.stepCounts?.dispose();
+    this.stepCounts = null;
     this.pendingLoss?.dispose();
     this.pendingLoss = null;
     return super.dispose();

@@ -4,7 +4,7 @@ import {SluiceExpertCombine, SluiceExpertCombineInputs} from '@sluice/core';
 
 import {axpy} from './lce_tiles';
 
-/** out [N, H]: each row of y added into its token, scaled by its pair's gate. */
+/** out [N, H]: each row of y added into its token, scaled by its pair's gate; empty slots (-1) skipped. */
 export function sluiceExpertCombine(args: {inputs: SluiceExpertCombineInputs, backend: MathBackendCPU}): TensorInfo {
   const {inputs: {y, sourceRows, gates}, backend} = args;
   const [m, h] = y.shape;
@@ -14,6 +14,7 @@ export function sluiceExpertCombine(args: {inputs: SluiceExpertCombineInputs, ba
   const out = new Float32Array(n * h);
   for (let r = 0; r < m; ++r) {
     const p = rows[r];
+    if (p < 0) continue;
     axpy(out, ((p / k) | 0) * h, g[p], yv, r * h, h);
   }
   return backend.makeTensorInfo([n, h], 'float32', out);

@@ -4,24 +4,28 @@ import {SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceExpertDispatchInp
 
 import {expertDispatchImpl} from './SluiceExpertDispatch_impl';
 
-/** Outputs [dispatched [M, D], expertOffsets [E+1] int32, sourceRows [M] int32, droppedCount [] int32]. */
+/**
+ * Outputs [dispatched [M, D], expertOffsets [E+1] int32, sourceRows [M] int32, droppedCount [] int32,
+ * expertCounts [E] int32] (layouts in core's kernel_names.ts).
+ */
 export function sluiceExpertDispatch(args: {
   inputs: SluiceExpertDispatchInputs,
   backend: MathBackendCPU,
   attrs: SluiceExpertDispatchAttrs,
 }): TensorInfo[] {
-  const {inputs: {x, expertIndices}, backend, attrs: {numExperts, capacity}} = args;
+  const {inputs: {x, expertIndices, gates}, backend, attrs: {numExperts, capacity, dropPolicy}} = args;
   const [n, d] = x.shape;
   const k = expertIndices.shape[1];
   const read = (t: TensorInfo) => backend.data.get(t.dataId).values;
   const r = expertDispatchImpl(read(x) as Float32Array, read(expertIndices) as Int32Array, n, k, d, numExperts,
-                               capacity);
+                               capacity, dropPolicy, gates == null ? undefined : read(gates) as Float32Array);
   const m = r.sourceRows.length;
   return [
     backend.makeTensorInfo([m, d], 'float32', r.dispatched),
     backend.makeTensorInfo([numExperts + 1], 'int32', r.offsets),
     backend.makeTensorInfo([m], 'int32', r.sourceRows),
     backend.makeTensorInfo([], 'int32', new Int32Array([r.dropped])),
+    backend.makeTensorInfo([numExperts], 'int32', r.counts),
   ];
 }
 

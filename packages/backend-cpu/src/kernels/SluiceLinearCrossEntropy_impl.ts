@@ -113,11 +113,17 @@ export function linearCrossEntropyImpl(e: Float32Array, c: Float32Array, labels:
         const next = m > prev ? m : prev;
         if (m > prev || (prev === -Infinity && j0 === 0)) argmax[i] = j0 + at;
         let s = 0, sez = 0;
-        if (computeEntropy) {
+        if (computeEntropy && masked) {
           for (let jj = 0; jj < nj; ++jj) {
             const z = tile[o + jj];
             if (z === -Infinity) continue;  // masked: exp(−Inf)·(−Inf) would be NaN
             const p = Math.exp(z - next);
+            s += p;
+            sez += p * z;
+          }
+        } else if (computeEntropy) {
+          for (let jj = 0; jj < nj; ++jj) {
+            const z = tile[o + jj], p = Math.exp(z - next);
             s += p;
             sez += p * z;
           }

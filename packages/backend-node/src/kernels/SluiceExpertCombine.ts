@@ -6,7 +6,9 @@
  * by the gates and summed over the k slots: two TensorFlow ops over the data
  * and a reduction, all multi-threaded. Otherwise (dropped pairs, or rows not
  * from a dispatch) each row is scaled by its pair's gate and summed into its
- * token with UnsortedSegmentSum, so a pair without a row adds exactly 0.
+ * token with UnsortedSegmentSum, so a pair without a row adds exactly 0;
+ * rows of empty slots (sourceRows -1, the static capacity layout) are left
+ * out of that gather.
  */
 import {KernelConfig, KernelFunc, tensor1d, tidy} from '@tensorflow/tfjs-core';
 import {SluiceExpertCombine, SluiceExpertCombineInputs} from '@sluice/core';
@@ -41,11 +43,15 @@ export const sluiceExpertCombine: KernelFunc = ({inputs, backend}) => {
       const weighted = ops.binary('Mul', gathered, ops.reshape(gates, [n, k, 1]));
       return ops.reduce('Sum', weighted, [1]);
     }
-    const flatGates = ops.reshape(gates, [n * k]);
-    const rowGates = ops.reshape(ops.gatherRows(flatGates, sourceRows), [m, 1]);
-    const tokens = new Int32Array(m);
-    for (let r = 0; r < m; ++r) tokens[r] = (rows[r] / k) | 0;
-    return ops.unsortedSegmentSum(ops.binary('Mul', y, rowGates), tensor1d(tokens, 'int32'), n);
+    const kept: number[] = [];
+    for (let r = 0; r < m; ++r) if (rows[r] >= 0) kept.push(r);
+    if (kept.length === 0) return ops.fill([n, h], 0);
+    const all = kept.length === m;
+    const keptY = all ? y : ops.gatherRows(y, tensor1d(kept, 'int32'));
+    const keptPairs = all ? sourceRows : tensor1d(kept.map(r => rows[r]), 'int32');
+    const rowGates = ops.reshape(ops.gatherRows(ops.reshape(gates, [n * k]), keptPairs), [kept.length, 1]);
+    const tokens = Int32Array.from(kept, r => (rows[r] / k) | 0);
+    return ops.unsortedSegmentSum(ops.binary('Mul', keptY, rowGates), tensor1d(tokens, 'int32'), n);
   });
 };
 

@@ -1,76 +1,84 @@
 /**
- * Composite of `SluiceExpertDispatch` from stock ops. The stable sort by
- * expert is one tf.topk over the negated expert ids: tf.topk puts equal
- * values in index order on every backend (documented; cpu compares indices,
- * the webgl and webgpu bitonic sorts and TF's TopKV2 break ties by index),
- * and equal experts in pair order is exactly the (token, slot) stability the
- * contract asks for. The keys stay in [-(E-1), 0], so they are exact even
- * where int32 travels as float32 (webgl textures), unlike a combined key
- * expert·P + pair, which stops being exact past 2^24. Dropless dispatch
- * needs no readback of ours (M = P; tfjs-webgl itself hands a topk with
- * k > 128 to the CPU); with a capacity the number of kept rows decides the
- * output's shape, so it is read back (once).
+ * Composite of `SluiceExpertDispatch` from stock ops, with no readback: the
+ * output shapes follow from the attrs alone (M = N·k dropless, E·C with a
+ * capacity C).
+ *
+ * The stable sort by expert is one tf.topk over the negated expert ids:
+ * tf.topk puts equal values in index order on every backend (documented; cpu
+ * compares indices, the webgl and webgpu bitonic sorts and TF's TopKV2 break
+ * ties by index), which gives the stability the contract asks for. The keys
+ * stay in [-(E-1), 0], so they are exact even where int32 travels as float32
+ * (webgl textures), unlike a combined key expert·P + pair, which stops being
+ * exact past 2^24.
+ *
+ * With a capacity, the pairs are first put in priority order (pair order,
+ * slot-major, or by descending gate: a topk of the gates, ties by index), then
+ * sorted by expert stably, so each pair's rank among its expert's pairs is its
+ * position minus the expert's start; a rank < C takes slot e·C + rank. The
+ * slots are written with one scatter (each slot gets at most one pair; the
+ * dropped ones go to a spare slot past the end that is cut off).
  */
-import {cast, concat, cumsum, equal, expandDims, floorDiv, gather, less, logicalNot, minimum, neg, range, reshape,
-        scalar, slice, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, topk, zeros} from '@tensorflow/tfjs-core';
+import {add, cast, concat, cumsum, equal, expandDims, gather, less, minimum, mul, neg, range, reshape, scalar,
+        scatterND, slice, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, topk, transpose, where,
+        zeros} from '@tensorflow/tfjs-core';
 
-import {capacityNeedsSyncReadError, embeddingLookup, hostValues, stopGradient} from '../internal';
-
-import {dispose as tf_dispose} from '@tensorflow/tfjs-core';
+import {emptyResult, stopGradient, tokenRowsOfPairs} from '../internal';
 
 import type {SluiceExpertDispatchAttrs} from '../kernel_names';
 
-export function expertDispatchComposite(x: Tensor2D, expertIndices: Tensor2D, attrs: SluiceExpertDispatchAttrs):
-    Tensor[] {
+/** Pair ids in the order experts keep them (see `ExpertDropPolicy`). */
+function priorityOrder(n: number, k: number, attrs: SluiceExpertDispatchAttrs, gates?: Tensor2D): Tensor1D {
+  const pairs = n * k;
+  if (attrs.dropPolicy === 'slotMajor' && k > 1) {
+    return reshape(transpose(reshape(range(0, pairs, 1, 'int32'), [n, k])), [pairs]) as Tensor1D;
+  }
+  if (attrs.dropPolicy === 'score') {
+    const g = reshape(stopGradient(gates!), [pairs]);
+    // A NaN gate ranks last, as on the host: tf.topk's order of NaN differs by backend.
+    const key = where(equal(g, g), g, scalar(-Infinity));
+    return topk(key, pairs).indices as Tensor1D;
+  }
+  return range(0, pairs, 1, 'int32') as Tensor1D;
+}
+
+export function expertDispatchComposite(x: Tensor2D, expertIndices: Tensor2D, attrs: SluiceExpertDispatchAttrs,
+                                        gates?: Tensor2D): Tensor[] {
   const [n, d] = x.shape;
   const k = expertIndices.shape[1];
-  const e = attrs.numExperts;
+  const e = attrs.numExperts, c = attrs.capacity;
   const pairs = n * k;
-  if (pairs === 0) {
-    // No kernel on empty tensors (webgpu rejects zero-size bindings); gather of nothing keeps x on the tape.
-    return [reshape(x, [0, d]), zeros([e + 1], 'int32'), zeros([0], 'int32'), scalar(0, 'int32')];
-  }
-  const {order, offsets, kept} = tidy(() => {  // kept: the kept-row count, only with a capacity
+  const m = c < 0 ? pairs : e * c;
+  const {sourceRows, offsets, dropped, counts} = tidy(() => {
     const flat = reshape(stopGradient(expertIndices), [pairs]) as Tensor1D;
-    const sorted = topk(neg(flat), pairs).indices as Tensor1D;
     // A comparison against every expert (tf.oneHot needs depth >= 2; E may be 1).
-    const counts = sum(cast(equal(expandDims(flat, 1), range(0, e, 1, 'int32')), 'int32'), 0) as Tensor1D;
-    if (attrs.capacity < 0) {
-      return {order: sorted, offsets: concat([zeros([1], 'int32'), cumsum(counts)]) as Tensor1D, kept: scalar(-1, 'int32')};
+    const counts = pairs === 0 ? zeros([e], 'int32') :
+                                 sum(cast(equal(expandDims(flat, 1), range(0, e, 1, 'int32')), 'int32'), 0);
+    if (pairs === 0 || m === 0) {
+      // No kernel on empty tensors (webgpu rejects zero-size bindings).
+      return {sourceRows: zeros([0], 'int32'), offsets: zeros([e + 1], 'int32'),
+              dropped: scalar(pairs, 'int32'), counts};
     }
-    const keptCounts = minimum(counts, scalar(attrs.capacity, 'int32'));
-    // Rank of each sorted pair within its expert: position − the expert's first position.
-    const allStarts = sub(cumsum(counts), counts);
-    const sortedExpert = gather(flat, sorted);
-    const rank = sub(range(0, pairs, 1, 'int32'), gather(allStarts, sortedExpert));
-    const keep = less(rank, gather(keptCounts, sortedExpert));
-    // Kept pairs first, in sorted order: a second stable sort, on "dropped" alone.
-    const keptOrder = gather(sorted, topk(neg(cast(logicalNot(keep), 'int32')), pairs).indices) as Tensor1D;
-    return {order: keptOrder, offsets: concat([zeros([1], 'int32'), cumsum(keptCounts)]) as Tensor1D,
-            kept: sum(keptCounts) as Tensor};
+    if (c < 0) {
+      return {sourceRows: topk(neg(flat), pairs).indices, offsets: concat([zeros([1], 'int32'), cumsum(counts)]),
+              dropped: scalar(0, 'int32'), counts};
+    }
+    const order = priorityOrder(n, k, attrs, gates);
+    const orderExpert = gather(flat, order);
+    const byExpert = topk(neg(orderExpert), pairs).indices;
+    const sortedPairs = gather(order, byExpert), sortedExpert = gather(orderExpert, byExpert);
+    const starts = sub(cumsum(counts), counts);
+    const rank = sub(range(0, pairs, 1, 'int32'), gather(starts, sortedExpert));
+    const slot = where(less(rank, scalar(c, 'int32')), add(mul(sortedExpert, scalar(c, 'int32')), rank),
+                       scalar(m, 'int32'));
+    const plusOne = scatterND(expandDims(slot, 1), add(sortedPairs, scalar(1, 'int32')), [m + 1]);
+    return {
+      sourceRows: sub(slice(plusOne, 0, m), scalar(1, 'int32')),
+      offsets: mul(range(0, e + 1, 1, 'int32'), scalar(c, 'int32')),
+      dropped: sub(scalar(pairs, 'int32'), sum(minimum(counts, scalar(c, 'int32')))),
+      counts,
+    };
   });
-  let sourceRows = order;
-  let dropped: Tensor;
-  if (attrs.capacity < 0) {
-    kept.dispose();
-    dropped = scalar(0, 'int32');
-  } else {
-    const host = hostValues(kept);
-    if (host == null) {
-      tf_dispose([kept, order, offsets]);
-      throw capacityNeedsSyncReadError(attrs.capacity);
-    }
-    const m = host[0];
-    kept.dispose();
-    dropped = scalar(pairs - m, 'int32');
-    if (m === 0) {
-      order.dispose();
-      return [reshape(slice(x, [0, 0], [0, d]), [0, d]), offsets, zeros([0], 'int32'), dropped];
-    }
-    sourceRows = slice(order, 0, m);
-    order.dispose();
-  }
-  const dispatched = tidy(() => embeddingLookup(x, floorDiv(stopGradient(sourceRows), scalar(k, 'int32')) as Tensor1D)) as
-      Tensor2D;
-  return [dispatched, offsets, sourceRows, dropped];
+  const dispatched = m === 0 || pairs === 0 ? emptyResult([0, d], [x]) :
+                                              tokenRowsOfPairs(x, sourceRows as Tensor1D, k);
+  return [dispatched, offsets, sourceRows, dropped, counts];
 }

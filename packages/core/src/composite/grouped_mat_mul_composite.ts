@@ -4,9 +4,11 @@
  * tensorflow), each expert's row segment is sliced and multiplied by its own
  * matrix. Where they cannot be read synchronously (GPU-resident on webgpu),
  * every expert's product is masked to its segment instead: E times the
- * arithmetic, but no readback.
+ * arithmetic, but no readback. The result is one customGrad whose backward
+ * is two more such products (dx = dy·W_eᵀ, dW_e = x_segᵀ·dy_seg), so no
+ * stock-op gradient is needed.
  */
-import {add, cast, concat, expandDims, greaterEqual, less, logicalAnd, matMul, mul, range, reshape, slice, split,
+import {add, cast, concat, customGrad, expandDims, GradSaveFunc, greaterEqual, less, logicalAnd, matMul, mul, range, reshape, slice, split,
         stack, unstack,
         Tensor, Tensor1D, Tensor2D, Tensor3D, tidy, zeros} from '@tensorflow/tfjs-core';
 
@@ -30,6 +32,30 @@ export function groupedMatMulComposite(x: Tensor2D, weights: Tensor3D, expertOff
   const [e, a, b] = weights.shape;
   const h = transposeWeights ? a : b;
   if (m === 0) return emptyResult([0, h], [x, weights]) as Tensor2D;
+  const f = customGrad((...args: Array<Tensor|GradSaveFunc>) => {
+    const [xs, w, off] = args as [Tensor2D, Tensor3D, Tensor1D];
+    (args[3] as GradSaveFunc)([xs, w, off]);
+    return {
+      value: groupedProduct(xs, w, off, transposeWeights),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sw, so] = saved as [Tensor2D, Tensor3D, Tensor1D];
+        const g = dy as Tensor2D;
+        return transposeWeights ?
+            [groupedProduct(g, sw, so, false), groupedWeightGradComposite(g, sx, so, e), zeros(so.shape)] :
+            [groupedProduct(g, sw, so, true), groupedWeightGradComposite(sx, g, so, e), zeros(so.shape)];
+      },
+    };
+  });
+  // The offsets only select: a handle the tape does not know.
+  return f(x, weights, stopGradient(expertOffsets)) as Tensor2D;
+}
+
+/** y = x · W_e per segment (forward only). */
+function groupedProduct(x: Tensor2D, weights: Tensor3D, expertOffsets: Tensor1D, transposeWeights: boolean):
+    Tensor2D {
+  const [m] = x.shape;
+  const [e, a, b] = weights.shape;
+  const h = transposeWeights ? a : b;
   const offsets = hostValues(expertOffsets);
   return tidy(() => {
     if (offsets != null) {

@@ -26,7 +26,7 @@ registerComposite(SluiceTopOneSuppression, (i: Inputs, attrs) =>
                       [topOneSuppressionComposite(i.logits as Tensor2D, attrsAs<SluiceTopOneSuppressionAttrs>(attrs).alpha)]);
 registerComposite(SluiceExpertDispatch, (i: Inputs, attrs) =>
                       expertDispatchComposite(i.x as Tensor2D, i.expertIndices as Tensor2D,
-                                              attrsAs<SluiceExpertDispatchAttrs>(attrs)));
+                                              attrsAs<SluiceExpertDispatchAttrs>(attrs), i.gates as Tensor2D));
 registerComposite(SluiceGroupedMatMul, (i: Inputs, attrs) =>
                       [groupedMatMulComposite(i.x as Tensor2D, i.weights as Tensor3D, i.expertOffsets as Tensor1D,
                                               attrsAs<SluiceGroupedMatMulAttrs>(attrs).transposeWeights)]);

@@ -1,19 +1,20 @@
-import {engine, floorDiv, GradConfig, NamedTensorMap, ones, scalar, Tensor, Tensor1D, zeros} from '@tensorflow/tfjs-core';
+import {engine, GradConfig, NamedTensorMap, ones, Tensor, Tensor1D, Tensor2D, zeros} from '@tensorflow/tfjs-core';
 
-import {segmentSum, useRegisteredKernel} from '../internal';
+import {rowsToTokens, useRegisteredKernel} from '../internal';
 
 import {SluiceExpertCombine, SluiceExpertCombineInputs, SluiceExpertDispatch} from '../kernel_names';
 
 /**
  * Rows go back to their tokens: dx[t] = Σ dDispatched[r] over the rows of
- * token t = sourceRow div k. That is exactly a combine with unit gates, so a
- * backend's combine kernel does it in O(N·k·D); without one, a segment sum
- * (a scatter-add, which webgl runs in O(rows · outputs)).
+ * token t = sourceRow div k; empty slots (sourceRows -1) add nothing. That is
+ * exactly a combine with unit gates, so a backend's combine kernel does it in
+ * O(M·D); without one, a segment sum (a scatter-add, which webgl runs in
+ * O(rows · outputs)).
  */
 export const sluiceExpertDispatchGradConfig: GradConfig = {
   kernelName: SluiceExpertDispatch,
   inputsToSave: ['x', 'expertIndices'],
-  outputsToSave: [false, false, true, false],
+  outputsToSave: [false, false, true, false, false],
   gradFunc: (dy: Tensor|Tensor[], saved: Tensor[]) => {
     const [dDispatched] = dy as Tensor[];
     const [x, expertIndices, sourceRows] = saved;
@@ -27,10 +28,11 @@ export const sluiceExpertDispatchGradConfig: GradConfig = {
     };
     return {
       // No kernel on empty tensors (webgpu rejects zero-size bindings).
-      x: () => sourceRows.size === 0 ? zeros(x.shape) :
+      x: () => sourceRows.size === 0 || n === 0 ? zeros(x.shape) :
           useRegisteredKernel(SluiceExpertCombine) ? viaCombine() :
-          segmentSum(dDispatched, floorDiv(sourceRows, scalar(k, 'int32')) as Tensor1D, n),
+          rowsToTokens(dDispatched as Tensor2D, sourceRows as Tensor1D, k, n),
       expertIndices: () => zeros(expertIndices.shape),
+      gates: () => zeros([n, k]),
     };
   },
 };

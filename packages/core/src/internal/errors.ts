@@ -94,13 +94,3 @@ export function assertKnownKeys(op: string, argument: string, value: object, kno
     }
   }
 }
-
-/**
- * Dispatch with a capacity on a backend without synchronous reads (webgpu):
- * the kept-row count sets the output's shape, so it cannot be computed there.
- */
-export function capacityNeedsSyncReadError(capacity: number): Error {
-  return new Error(`expertDispatch: options.capacity must be left out on webgpu, got ${capacity}: the number of ` +
-                   'kept rows sets the output shape and webgpu cannot read it synchronously (use dropless ' +
-                   'dispatch there, or the cpu, webgl or tensorflow backend)');
-}

@@ -1,12 +1,15 @@
-import {op, Tensor1D, Tensor2D} from '@tensorflow/tfjs-core';
+import {op, Tensor1D, Tensor2D, TensorLike} from '@tensorflow/tfjs-core';
 
-import {assertTensor, fail, hostValues, runKernelOrComposite} from '../internal';
+import {assertTensor, fail, hostValues, runKernelOrComposite, toTensor} from '../internal';
 import {SluiceExpertCombine, SluiceExpertCombineInputs} from '../kernel_names';
 
 const OP = 'expertCombine';
 
-/** Composite: weight each row by its gate, then segment-sum rows into their tokens. */
-function expertCombine_(y: Tensor2D, sourceRows: Tensor1D, gates: Tensor2D): Tensor2D {
+function expertCombine_(yIn: Tensor2D|TensorLike, sourceRowsIn: Tensor1D|TensorLike,
+                        gatesIn: Tensor2D|TensorLike): Tensor2D {
+  const y = toTensor(OP, 'y', yIn, 'float32', '[M, H]') as Tensor2D;
+  const sourceRows = toTensor(OP, 'sourceRows', sourceRowsIn, 'int32', '[M]') as Tensor1D;
+  const gates = toTensor(OP, 'gates', gatesIn, 'float32', '[N, k]') as Tensor2D;
   assertTensor(OP, 'y', y, 2, ['float32'], '[M, H]');
   assertTensor(OP, 'sourceRows', sourceRows, 1, ['int32'], '[M]');
   assertTensor(OP, 'gates', gates, 2, ['float32'], '[N, k]');
@@ -17,8 +20,9 @@ function expertCombine_(y: Tensor2D, sourceRows: Tensor1D, gates: Tensor2D): Ten
   const rows = hostValues(sourceRows);
   if (rows != null) {
     for (let r = 0; r < rows.length; ++r) {
-      if (!(rows[r] >= 0 && rows[r] < pairs)) {
-        fail(OP, `sourceRows[${r}]`, `in [0, ${pairs}) (N·k from gates [${gates.shape.join(',')}])`, String(rows[r]));
+      if (!(rows[r] >= -1 && rows[r] < pairs)) {
+        fail(OP, `sourceRows[${r}]`, `in [-1, ${pairs}) (-1: an empty slot; N·k from gates [${gates.shape.join(',')}])`,
+             String(rows[r]));
       }
     }
   }
@@ -29,11 +33,13 @@ function expertCombine_(y: Tensor2D, sourceRows: Tensor1D, gates: Tensor2D): Ten
 /**
  * Scatters expert outputs `y` [M, H] back to their tokens, weighted by the
  * gates: out[t] = Σ_s gates[t, s] · y[row of pair (t, s)]. Dropped pairs
- * have no row and add nothing. Differentiable w.r.t. y and gates.
+ * have no row and add nothing; rows with sourceRows -1 (empty slots of the
+ * static capacity layout) are skipped. Differentiable w.r.t. y and gates.
  *
  * ```js
  * const out = expertCombine(y, sourceRows, gates);  // [N, H]
  * ```
  */
-export const expertCombine = op({expertCombine_});
+export const expertCombine = op({expertCombine_}) as
+    (y: Tensor2D|TensorLike, sourceRows: Tensor1D|TensorLike, gates: Tensor2D|TensorLike) => Tensor2D;
 

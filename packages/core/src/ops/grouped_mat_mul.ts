@@ -1,6 +1,6 @@
-import {op, Tensor1D, Tensor2D, Tensor3D} from '@tensorflow/tfjs-core';
+import {op, Tensor1D, Tensor2D, Tensor3D, TensorLike} from '@tensorflow/tfjs-core';
 
-import {assertTensor, fail, hostValues, runKernelOrComposite} from '../internal';
+import {assertTensor, fail, hostValues, runKernelOrComposite, toTensor} from '../internal';
 import {SluiceGroupedMatMul, SluiceGroupedMatMulAttrs, SluiceGroupedMatMulInputs} from '../kernel_names';
 
 const OP = 'groupedMatMul';
@@ -25,7 +25,11 @@ export function groupedMatMulImpl(x: Tensor2D, weights: Tensor3D, expertOffsets:
   return runKernelOrComposite(SluiceGroupedMatMul, inputs, attrs)[0] as Tensor2D;
 }
 
-function groupedMatMul_(x: Tensor2D, weights: Tensor3D, expertOffsets: Tensor1D): Tensor2D {
+function groupedMatMul_(xIn: Tensor2D|TensorLike, weightsIn: Tensor3D|TensorLike,
+                        expertOffsetsIn: Tensor1D|TensorLike): Tensor2D {
+  const x = toTensor(OP, 'x', xIn, 'float32', '[M, D]') as Tensor2D;
+  const weights = toTensor(OP, 'weights', weightsIn, 'float32', '[E, D, H]') as Tensor3D;
+  const expertOffsets = toTensor(OP, 'expertOffsets', expertOffsetsIn, 'int32', '[E + 1]') as Tensor1D;
   assertTensor(OP, 'x', x, 2, ['float32'], '[M, D]');
   assertTensor(OP, 'weights', weights, 3, ['float32'], '[E, D, H]');
   assertTensor(OP, 'expertOffsets', expertOffsets, 1, ['int32'], '[E + 1]');
@@ -51,4 +55,5 @@ function groupedMatMul_(x: Tensor2D, weights: Tensor3D, expertOffsets: Tensor1D)
  * const h = groupedMatMul(dispatched, w1, expertOffsets);
  * ```
  */
-export const groupedMatMul = op({groupedMatMul_});
+export const groupedMatMul = op({groupedMatMul_}) as
+    (x: Tensor2D|TensorLike, weights: Tensor3D|TensorLike, expertOffsets: Tensor1D|TensorLike) => Tensor2D;

@@ -12,14 +12,36 @@ export function routerScoresReference(z: number[], scoring: 'softmax'|'sigmoid')
   return ex.map(v => v / total);
 }
 
+export interface GroupLimit {numGroups: number; topKGroups: number}
+
+/**
+ * routeTopK in float64, written from DeepSeek-V3's definition for the group
+ * limit (transformers' DeepseekV3TopkRouter.forward): group score = sum of
+ * the group's two best biased scores, keep the topKGroups best groups (ties to
+ * the lower group), then the k best biased scores among their experts.
+ */
 export function routeTopKReference(logits: Float32Array, n: number, e: number, k: number,
-                                   scoring: 'softmax'|'sigmoid', bias: Float32Array|null, normalize: boolean):
-    {indices: Int32Array, gates: Float64Array} {
-  const indices = new Int32Array(n * k), gates = new Float64Array(n * k);
+                                   scoring: 'softmax'|'sigmoid', bias: Float32Array|null, normalize: boolean,
+                                   groups: GroupLimit|null = null):
+    {indices: Int32Array, gates: Float64Array, scores: Float64Array} {
+  const indices = new Int32Array(n * k), gates = new Float64Array(n * k), scores = new Float64Array(n * e);
   for (let t = 0; t < n; ++t) {
     const z = Array.from(logits.subarray(t * e, (t + 1) * e));
     const s = routerScoresReference(z, scoring);
-    const chosen = s.map((v, j) => [v + (bias ? bias[j] : 0), j]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    scores.set(s, t * e);
+    const biased = s.map((v, j) => v + (bias ? bias[j] : 0));
+    let allowed = biased.map(() => true);
+    if (groups != null) {
+      const size = e / groups.numGroups;
+      const groupScore = Array.from({length: groups.numGroups}, (_, g) => {
+        const best = biased.slice(g * size, (g + 1) * size).sort((a, b) => b - a);
+        return best.slice(0, Math.min(2, size)).reduce((a, b) => a + b, 0);
+      });
+      const kept = new Set(groupScore.map((v, g) => [v, g]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
+                               .slice(0, groups.topKGroups).map(p => p[1]));
+      allowed = biased.map((_, j) => kept.has(Math.floor(j / size)));
+    }
+    const chosen = biased.map((v, j) => [v, j]).filter(p => allowed[p[1]]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
                        .slice(0, k).map(p => p[1]);
     const total = normalize ? chosen.reduce((a, j) => a + s[j], 0) : 1;
     chosen.forEach((j, slot) => {
@@ -27,22 +49,48 @@ export function routeTopKReference(logits: Float32Array, n: number, e: number, k
       gates[t * k + slot] = s[j] / total;
     });
   }
-  return {indices, gates};
+  return {indices, gates, scores};
 }
 
-/** Kept pairs per expert, in pair order: the expected grouping. */
-export function dispatchReference(indices: Int32Array, e: number, capacity: number):
-    {rowsOfExpert: number[][], dropped: number} {
+export type DropPolicyRef = 'position'|'slotMajor'|'score';
+
+/**
+ * Kept pairs per expert, in priority order (`capacity` < 0: every pair, in
+ * pair order): the expected grouping, written per expert. Each expert's pairs
+ * are sorted by the policy's key (pair index t·k + s; slot-major s·N + t; or
+ * descending gate with NaN last, ties by pair index) and its first `capacity`
+ * kept. With a capacity, row e·capacity + i of the static layout holds
+ * rowsOfExpert[e][i] and the rest of an expert's slots are empty.
+ */
+export function dispatchReference(indices: Int32Array, e: number, capacity: number, k = 1,
+                                  policy: DropPolicyRef = 'position', gates: ArrayLike<number>|null = null):
+    {rowsOfExpert: number[][], dropped: number, counts: number[]} {
+  const n = indices.length / k;
+  const key = (p: number): number[] => {
+    if (capacity < 0 || policy === 'position') return [p];
+    if (policy === 'slotMajor') return [(p % k) * n + Math.floor(p / k)];
+    const g = gates![p];
+    return [Number.isNaN(g) ? Infinity : -g, p];
+  };
+  const less = (a: number[], b: number[]) => a[0] - b[0] || (a[1] ?? 0) - (b[1] ?? 0);
   const rowsOfExpert: number[][] = [];
+  const counts: number[] = [];
   let dropped = 0;
   for (let ex = 0; ex < e; ++ex) {
     const pairs = [];
     for (let p = 0; p < indices.length; ++p) if (indices[p] === ex) pairs.push(p);
+    pairs.sort((a, b) => less(key(a), key(b)));
     const kept = capacity >= 0 ? pairs.slice(0, capacity) : pairs;
     dropped += pairs.length - kept.length;
+    counts.push(pairs.length);
     rowsOfExpert.push(kept);
   }
-  return {rowsOfExpert, dropped};
+  return {rowsOfExpert, dropped, counts};
+}
+
+/** The static layout's sourceRows [E·capacity] (-1 for empty slots) from `dispatchReference`'s grouping. */
+export function staticSourceRows(rowsOfExpert: number[][], capacity: number): number[] {
+  return rowsOfExpert.flatMap(rows => [...rows, ...new Array(capacity - rows.length).fill(-1)]);
 }
 
 /** y[r] = x[r] · W_e (float64) for rows grouped as `rowsOfExpert` sizes. */
@@ -70,7 +118,7 @@ export function moeFfnReference(x: Float32Array, n: number, d: number, indices: 
                                 k: number, w1: ArrayLike<number>, w2: ArrayLike<number>, h: number, u: number,
                                 e: number, capacity: number): Float64Array {
   const out = new Float64Array(n * u);
-  const {rowsOfExpert} = dispatchReference(indices, e, capacity);
+  const {rowsOfExpert} = dispatchReference(indices, e, capacity, k);
   rowsOfExpert.forEach((pairs, ex) => {
     for (const p of pairs) {
       const t = Math.floor(p / k);
@@ -93,7 +141,8 @@ export function moeFfnReference(x: Float32Array, n: number, d: number, indices: 
 /**
  * out[t] = Σ gates[p] · y[r] over the rows r with p = sourceRows[r], t = p div k
  * (float64), and its gradients for an upstream dOut: dY[r] = gates[p] · dOut[t],
- * dGates[p] = dOut[t] · y[r] for kept pairs and 0 for pairs without a row.
+ * dGates[p] = dOut[t] · y[r] for kept pairs and 0 for pairs without a row
+ * (rows with sourceRows -1 are empty slots: no output, dY 0).
  */
 export function expertCombineReference(y: ArrayLike<number>, sourceRows: ArrayLike<number>, gates: ArrayLike<number>,
                                        n: number, k: number, h: number, dOut: ArrayLike<number>):
@@ -102,6 +151,7 @@ export function expertCombineReference(y: ArrayLike<number>, sourceRows: ArrayLi
   const out = new Float64Array(n * h), dY = new Float64Array(m * h), dGates = new Float64Array(n * k);
   for (let r = 0; r < m; ++r) {
     const p = sourceRows[r], t = Math.floor(p / k);
+    if (p < 0) continue;  // an empty slot
     for (let j = 0; j < h; ++j) {
       out[t * h + j] += gates[p] * y[r * h + j];
       dY[r * h + j] = gates[p] * dOut[t * h + j];

@@ -24,6 +24,8 @@ const lce = (m: Made, options?: unknown, labels?: tf.Tensor) =>
                        options as Parameters<typeof linearCrossEntropy>[3]);
 const route = (m: Made, k: unknown, options?: unknown) =>
     routeTopK(m.f([4, 3]) as T2, k as number, options as Parameters<typeof routeTopK>[2]);
+const route6 = (m: Made, k: unknown, options?: unknown) =>
+    routeTopK(m.f([4, 6]) as T2, k as number, options as Parameters<typeof routeTopK>[2]);
 const dispatch = (m: Made, numExperts: unknown, options?: unknown, indices?: tf.Tensor) =>
     expertDispatch(m.f([4, 3]) as T2, (indices ?? m.i32([0, 1, 2, 0], [4, 1])) as T2, numExperts as number,
                    options as Parameters<typeof expertDispatch>[3]);
@@ -208,6 +210,26 @@ export const CORE_BAD_INPUTS: BadInput[] = [
    argument: 'options.normalize', expected: 'a boolean', actual: 'got 1'},
   {name: 'routeTopK: misspelt option', call: m => route(m, 1, {topk: 2}),
    argument: 'options.topk', expected: 'one of the known options', actual: 'an unknown option'},
+  {name: 'routeTopK: options.returnScores 1', call: m => route(m, 1, {returnScores: 1}),
+   argument: 'options.returnScores', expected: 'a boolean', actual: 'got 1'},
+  {name: 'routeTopK: routerLogits a string', call: () => routeTopK('logits' as unknown as T2, 1),
+   argument: 'routerLogits', expected: 'a tf.Tensor or TensorLike [N, E]', actual: 'got string'},
+  {name: 'routeTopK: options.numGroups not dividing E', call: m => route6(m, 2, {numGroups: 4, topKGroups: 1}),
+   argument: 'options.numGroups', expected: 'a divisor of the number of experts E = 6', actual: 'got 4'},
+  {name: 'routeTopK: options.numGroups 0', call: m => route6(m, 2, {numGroups: 0, topKGroups: 1}),
+   argument: 'options.numGroups', expected: 'an integer >= 1', actual: 'got 0'},
+  {name: 'routeTopK: options.topKGroups > numGroups', call: m => route6(m, 2, {numGroups: 3, topKGroups: 4}),
+   argument: 'options.topKGroups', expected: '<= options.numGroups (3)', actual: 'got 4'},
+  {name: 'routeTopK: options.topKGroups fractional', call: m => route6(m, 2, {numGroups: 3, topKGroups: 1.5}),
+   argument: 'options.topKGroups', expected: 'an integer', actual: 'got 1.5'},
+  {name: 'routeTopK: options.numGroups without topKGroups', call: m => route6(m, 2, {numGroups: 3}),
+   argument: 'options.topKGroups', expected: 'an integer in [1, numGroups = 3] when options.numGroups is set',
+   actual: 'got undefined'},
+  {name: 'routeTopK: options.topKGroups without numGroups', call: m => route6(m, 2, {topKGroups: 2}),
+   argument: 'options.topKGroups', expected: 'left out unless options.numGroups is set', actual: 'got 2'},
+  {name: 'routeTopK: k > the experts in the kept groups', call: m => route6(m, 3, {numGroups: 3, topKGroups: 1}),
+   argument: 'k', expected: '<= the experts in the kept groups (topKGroups · E / numGroups = 1 · 6 / 3 = 2)',
+   actual: 'got 3'},
 
   // ---- expertDispatch ----
   {name: 'expertDispatch: x rank 1', call: m => expertDispatch(m.f([4]) as T2, m.i32([0, 1, 2, 0], [4, 1]) as T2, 3),
@@ -237,7 +259,22 @@ export const CORE_BAD_INPUTS: BadInput[] = [
   {name: 'expertDispatch: options null', call: m => dispatch(m, 3, null),
    argument: 'options', expected: 'an object', actual: 'got null'},
   {name: 'expertDispatch: misspelt option', call: m => dispatch(m, 3, {capcity: 2}),
-   argument: 'options.capcity', expected: 'one of the known options (capacity)', actual: 'an unknown option'},
+   argument: 'options.capcity', expected: 'one of the known options (capacity, dropPolicy, gates)',
+   actual: 'an unknown option'},
+  {name: 'expertDispatch: options.dropPolicy unknown', call: m => dispatch(m, 3, {capacity: 1, dropPolicy: 'random'}),
+   argument: 'options.dropPolicy', expected: `one of 'position', 'slotMajor', 'score'`, actual: 'got "random"'},
+  {name: 'expertDispatch: dropPolicy score without gates', call: m => dispatch(m, 3, {capacity: 1,
+                                                                                      dropPolicy: 'score'}),
+   argument: 'options.gates', expected: `a tf.Tensor [4, 1] with dropPolicy 'score'`, actual: 'got undefined'},
+  {name: 'expertDispatch: gates of another shape', call: m => dispatch(m, 3, {capacity: 1, dropPolicy: 'score',
+                                                                                gates: m.f([4, 2])}),
+   argument: 'options.gates', expected: 'of shape [4, 1] (the shape of expertIndices)', actual: 'got shape [4,2]'},
+  {name: 'expertDispatch: gates with dropPolicy position', call: m => dispatch(m, 3, {capacity: 1,
+                                                                                      gates: m.f([4, 1])}),
+   argument: 'options.gates', expected: `left out unless options.dropPolicy is 'score'`,
+   actual: `got gates with dropPolicy 'position'`},
+  {name: 'expertDispatch: x a string', call: m => expertDispatch('x' as unknown as T2, m.i32([0], [1, 1]) as T2, 3),
+   argument: 'x', expected: 'a tf.Tensor or TensorLike [N, D]', actual: 'got string'},
 
   // ---- groupedMatMul ----
   {name: 'groupedMatMul: x int32',
@@ -274,9 +311,12 @@ export const CORE_BAD_INPUTS: BadInput[] = [
   {name: 'expertCombine: gates int32', call: m => expertCombine(m.f([2, 2]) as T2, m.i32([0, 1]) as T1,
                                                                 m.i32([1, 1], [2, 1]) as T2),
    argument: 'gates', expected: 'of dtype float32', actual: 'got int32'},
-  {name: 'expertCombine: negative source row', call: m => expertCombine(m.f([2, 2]) as T2, m.i32([-1, 1]) as T1,
+  {name: 'expertCombine: source row below -1', call: m => expertCombine(m.f([2, 2]) as T2, m.i32([-2, 1]) as T1,
                                                                         m.f([3, 2]) as T2),
-   argument: 'sourceRows[0]', expected: 'in [0, 6) (N·k from gates [3,2])', actual: 'got -1'},
+   argument: 'sourceRows[0]', expected: 'in [-1, 6) (-1: an empty slot; N·k from gates [3,2])', actual: 'got -2'},
+  {name: 'expertCombine: source row = N·k', call: m => expertCombine(m.f([2, 2]) as T2, m.i32([-1, 6]) as T1,
+                                                                     m.f([3, 2]) as T2),
+   argument: 'sourceRows[1]', expected: 'in [-1, 6)', actual: 'got 6'},
 ];
 
 export function describeCoreBadInputs(constraints: Constraints = ALL_ENVS) {

@@ -14,8 +14,8 @@ import {expertDispatch} from '../ops/expert_dispatch';
 import {groupedMatMul} from '../ops/grouped_mat_mul';
 import {routeTopK} from '../ops/route_top_k';
 import {sumAll} from '../internal';
-import {dispatchReference, expertCombineReference, groupedMatMulReference, moeFfnReference,
-        routeTopKReference} from '../reference/expert_dispatch_ref';
+import {dispatchReference, expertCombineReference, groupedMatMulReference, moeFfnReference, routeTopKReference,
+        staticSourceRows} from '../reference/expert_dispatch_ref';
 
 import {backendTolerance, expectClose} from './expect_close';
 import {describeKernelAndComposite} from './kernel_and_composite';
@@ -26,6 +26,7 @@ interface DispatchCase {
   n: number; d: number; e: number; k: number;
   capacity: number;  // -1: dropless
   pattern: 'random'|'oneExpert'|'someEmpty';
+  dropPolicy?: 'position'|'slotMajor'|'score';
 }
 
 const CASES: DispatchCase[] = [
@@ -38,7 +39,19 @@ const CASES: DispatchCase[] = [
   {name: 'all tokens to one expert', n: 11, d: 3, e: 5, k: 1, capacity: -1, pattern: 'oneExpert'},
   {name: 'experts with no tokens', n: 10, d: 5, e: 6, k: 2, capacity: -1, pattern: 'someEmpty'},
   {name: 'larger, not multiples of 4', n: 131, d: 33, e: 7, k: 2, capacity: 45, pattern: 'random'},
+  {name: 'capacity 2, slot-major priority', n: 11, d: 4, e: 3, k: 2, capacity: 2, pattern: 'random',
+   dropPolicy: 'slotMajor'},
+  {name: 'capacity 3, score priority (ties in pair order)', n: 12, d: 3, e: 4, k: 3, capacity: 3, pattern: 'random',
+   dropPolicy: 'score'},
+  {name: 'capacity 4, slot-major, k = 3, experts with no tokens', n: 10, d: 5, e: 6, k: 3, capacity: 4,
+   pattern: 'someEmpty', dropPolicy: 'slotMajor'},
 ];
+
+/** Gates on a coarse grid, so the score policy meets ties. */
+function makeGates(c: DispatchCase, seed: number): Float32Array {
+  const rand = seededRandom(seed);
+  return Float32Array.from({length: c.n * c.k}, () => Math.round(rand() * 4) / 4);
+}
 
 /** Distinct experts per token (as top-k gives), by pattern. */
 function makeIndices(c: DispatchCase, seed: number): Int32Array {
@@ -59,55 +72,73 @@ function makeIndices(c: DispatchCase, seed: number): Int32Array {
   return out;
 }
 
-const CAPACITY_SKIP = 'capacity needs a synchronous read of the kept-row count, which webgpu does not offer ' +
-    '(expertDispatch throws a clear error there; dropless dispatch is tested)';
-
-/** Capacity sets the output's row count from data, which webgpu cannot read synchronously (kernel or composite). */
-function skipCapacity(): boolean {
-  return tf.getBackend() === 'webgpu';
-}
-
 export function describeExpertDispatchConformance(constraints: Constraints = ALL_ENVS) {
   describeKernelAndComposite('sparse expert dispatch', [SluiceExpertDispatch, SluiceGroupedMatMul], constraints,
                              env => {
     const tol = backendTolerance(env.backendName);
 
-    const routeCases: Array<[string, number, number, number, 'softmax'|'sigmoid', boolean, boolean|undefined]> = [
-      ['softmax k=2', 13, 5, 2, 'softmax', false, undefined],
-      ['sigmoid k=3 with a selection bias', 11, 6, 3, 'sigmoid', true, undefined],
-      ['k = E, not normalised', 4, 3, 3, 'softmax', false, false],
-      ['k=1 normalised', 9, 4, 1, 'softmax', true, true],
+    type RouteCase = [string, number, number, number, 'softmax'|'sigmoid', boolean, boolean|undefined,
+                      {numGroups: number, topKGroups: number}|null];
+    const routeCases: RouteCase[] = [
+      ['softmax k=2', 13, 5, 2, 'softmax', false, undefined, null],
+      ['sigmoid k=3 with a selection bias', 11, 6, 3, 'sigmoid', true, undefined, null],
+      ['k = E, not normalised', 4, 3, 3, 'softmax', false, false, null],
+      ['k=1 normalised', 9, 4, 1, 'softmax', true, true, null],
+      ['sigmoid k=4, 8 experts in 4 groups, 2 kept, with a bias (DeepSeek-V3)', 12, 8, 4, 'sigmoid', true, true,
+       {numGroups: 4, topKGroups: 2}],
+      ['softmax k=2, 9 experts in 3 groups, 1 kept', 10, 9, 2, 'softmax', false, undefined,
+       {numGroups: 3, topKGroups: 1}],
+      ['groups of one expert (the group score is its one score)', 7, 4, 2, 'sigmoid', true, undefined,
+       {numGroups: 4, topKGroups: 3}],
     ];
-    for (const [name, n, e, k, scoring, withBias, normalize] of routeCases) {
-      it(`routeTopK ${name}: indices, gates and their gradient match float64`, async () => {
+    for (const [name, n, e, k, scoring, withBias, normalize, groups] of routeCases) {
+      it(`routeTopK ${name}: indices, gates, scores and their gradient match float64`, async () => {
         const logits = uniformArray(seededRandom(n * 7 + e), n * e, -2, 2);
         const bias = withBias ? uniformArray(seededRandom(3), e, -0.3, 0.3) : null;
         const norm = normalize ?? k > 1;
-        const ref = routeTopKReference(logits, n, e, k, scoring, bias, norm);
+        const ref = routeTopKReference(logits, n, e, k, scoring, bias, norm, groups);
         const z = tf.tensor2d(logits, [n, e]);
         const b = bias ? tf.tensor1d(bias) : undefined;
-        const {expertIndices, gates} = routeTopK(z, k, {scoring, bias: b, normalize});
+        const options = {scoring, bias: b, normalize, returnScores: true, ...(groups ?? {})};
+        const {expertIndices, gates, scores} = routeTopK(z, k, options);
         expect(Array.from(await expertIndices.data())).toEqual(Array.from(ref.indices));
         expectClose(await gates.data(), ref.gates, tol, 'gates');
-        // d(Σ gates·w)/dlogits by central differences of the float64 reference (selection fixed).
+        expectClose(await scores!.data(), ref.scores, tol, 'scores');
+        // d(Σ gates·w + Σ scores·v)/dlogits by central differences of the float64 reference (selection fixed).
         const w = uniformArray(seededRandom(5), n * k, 0.5, 1.5);
-        const g = await tf.grad((x: tf.Tensor) =>
-                                    tf.sum(tf.mul(routeTopK(x as tf.Tensor2D, k, {scoring, bias: b, normalize}).gates,
-                                                  tf.tensor2d(w, [n, k]))))(z).data();
+        const v = uniformArray(seededRandom(6), n * e, -0.5, 0.5);
+        const g = await tf.grad((x: tf.Tensor) => {
+          const r = routeTopK(x as tf.Tensor2D, k, options);
+          return tf.add(tf.sum(tf.mul(r.gates, tf.tensor2d(w, [n, k]))), tf.sum(tf.mul(r.scores!, tf.tensor2d(v, [n, e]))));
+        })(z).data();
         const numeric = new Float64Array(n * e);
         const h = 1e-4;
         for (let i = 0; i < n * e; ++i) {
           const at = (delta: number) => {
             const moved = Float64Array.from(logits);
             moved[i] += delta;
-            const r = routeTopKReference(moved as unknown as Float32Array, n, e, k, scoring, bias, norm);
-            return r.gates.reduce((a, v, j) => a + v * w[j], 0);
+            const r = routeTopKReference(moved as unknown as Float32Array, n, e, k, scoring, bias, norm, groups);
+            return r.gates.reduce((a, x, j) => a + x * w[j], 0) + r.scores.reduce((a, x, j) => a + x * v[j], 0);
           };
           numeric[i] = (at(h) - at(-h)) / (2 * h);
         }
         expectClose(g, numeric, Math.max(tol, 1e-3), 'dLogits');
       });
     }
+
+    it('routeTopK group limit: a worked example of DeepSeek-V3\'s rule (sum of the two best, not the best)',
+       async () => {
+      // 6 experts in 3 groups of 2, keep 1 group, k = 2 (transformers
+      // models/deepseek_v3/modeling_deepseek_v3.py, DeepseekV3TopkRouter.forward). Sigmoid scores of these
+      // logits: group 0 = {0.95, 0.05} sums to 1.00, group 1 = {0.6, 0.6} to 1.2, group 2 = {0.3, 0.3} to 0.6.
+      // The best single score is in group 0, but group 1 has the largest sum of its two best, so the
+      // token takes experts 2 and 3 (ties to the lower index: 2 first).
+      const logit = (p: number) => Math.log(p / (1 - p));
+      const z = tf.tensor2d([[0.95, 0.05, 0.6, 0.6, 0.3, 0.3].map(logit)]);
+      const {expertIndices, gates} = routeTopK(z, 2, {scoring: 'sigmoid', numGroups: 3, topKGroups: 1});
+      expect(Array.from(await expertIndices.data())).toEqual([2, 3]);
+      expectClose(await gates.data(), [0.5, 0.5], tol, 'normalised gates');
+    });
 
     it('routeTopK: ties go to the lower expert index', async () => {
       const z = tf.tensor2d([1, 3, 3, 0, 3, 2, 2, 2, 2, 2], [2, 5]);
@@ -116,30 +147,36 @@ export function describeExpertDispatchConformance(constraints: Constraints = ALL
     });
 
     for (const c of CASES) {
-      it(`expertDispatch ${c.name}: grouping, offsets, drops and dx match the per-expert reference ` +
-             `(N=${c.n}, D=${c.d}, E=${c.e}, k=${c.k})`, async () => {
-        if (c.capacity >= 0 && skipCapacity()) return pending(CAPACITY_SKIP);
+      const policy = c.dropPolicy ?? 'position';
+      it(`expertDispatch ${c.name}: layout, offsets, drops, counts and dx match the per-expert reference ` +
+             `(N=${c.n}, D=${c.d}, E=${c.e}, k=${c.k}, ${policy})`, async () => {
         const indices = makeIndices(c, c.n + c.e);
+        const gv = makeGates(c, c.n * 3 + c.k);
         const xv = uniformArray(seededRandom(c.d), c.n * c.d, -1, 1);
-        const ref = dispatchReference(indices, c.e, c.capacity);
-        const order = ref.rowsOfExpert.flat();
+        const ref = dispatchReference(indices, c.e, c.capacity, c.k, policy, gv);
+        // Dropless: ragged rows in expert order; with a capacity, the static layout [E·C] (-1: empty slot).
+        const order = c.capacity < 0 ? ref.rowsOfExpert.flat() : staticSourceRows(ref.rowsOfExpert, c.capacity);
         const x = tf.tensor2d(xv, [c.n, c.d]), idx = tf.tensor2d(indices, [c.n, c.k], 'int32');
-        const options = c.capacity >= 0 ? {capacity: c.capacity} : {};
+        const g = tf.tensor2d(gv, [c.n, c.k]);
+        const options = c.capacity >= 0 ? {capacity: c.capacity, dropPolicy: policy,
+                                           ...(policy === 'score' ? {gates: g} : {})} : {};
         const before = tf.memory().numTensors;
         const out = expertDispatch(x, idx, c.e, options);
         expect(Array.from(await out.sourceRows.data())).toEqual(order);
         const offsets = [0];
-        ref.rowsOfExpert.forEach(r => offsets.push(offsets[offsets.length - 1] + r.length));
+        ref.rowsOfExpert.forEach(r => offsets.push(offsets[offsets.length - 1] + (c.capacity < 0 ? r.length : c.capacity)));
         expect(Array.from(await out.expertOffsets.data())).toEqual(offsets);
         expect((await out.droppedCount.data())[0]).toBe(ref.dropped);
+        expect(Array.from(await out.expertCounts.data())).toEqual(ref.counts);
         const expectedRows = new Float64Array(order.length * c.d);
-        order.forEach((p, r) => expectedRows.set(xv.subarray(Math.floor(p / c.k) * c.d, (Math.floor(p / c.k) + 1) * c.d),
-                                                 r * c.d));
+        order.forEach((p, r) => {
+          if (p >= 0) expectedRows.set(xv.subarray(Math.floor(p / c.k) * c.d, (Math.floor(p / c.k) + 1) * c.d), r * c.d);
+        });
         expect(out.dispatched.shape).toEqual([order.length, c.d]);
-        expectClose(await out.dispatched.data(), expectedRows, 0, 'dispatched rows are copies');
-        tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount]);
+        expectClose(await out.dispatched.data(), expectedRows, 0, 'dispatched rows are copies, empty slots zero');
+        tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount, out.expertCounts]);
         expect(tf.memory().numTensors).toBe(before);
-        // dx of Σ dispatched ⊙ R: each row's R goes back to its token.
+        // dx of Σ dispatched ⊙ R: each row's R goes back to its token, empty slots add nothing.
         const rv = uniformArray(seededRandom(9), Math.max(1, order.length * c.d), -1, 1);
         const dx = await tf.grad((xx: tf.Tensor) => {
           const d = expertDispatch(xx as tf.Tensor2D, idx, c.e, options).dispatched;
@@ -147,13 +184,31 @@ export function describeExpertDispatchConformance(constraints: Constraints = ALL
         })(x).data();
         const expectedDx = new Float64Array(c.n * c.d);
         order.forEach((p, r) => {
+          if (p < 0) return;
           const t = Math.floor(p / c.k);
           for (let q = 0; q < c.d; ++q) expectedDx[t * c.d + q] += rv[r * c.d + q];
         });
         expectClose(dx, expectedDx, tol, 'dx');
-        tf.dispose([x, idx]);
+        tf.dispose([x, idx, g]);
       });
     }
+
+    it('expertDispatch: a capacity >= N·k drops nothing and runs as dropless (ragged)', async () => {
+      const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]), idx = tf.tensor2d([1, 0, 1], [3, 1], 'int32');
+      const out = expertDispatch(x, idx, 2, {capacity: 1e9});
+      expect(out.dispatched.shape).toEqual([3, 2]);
+      expect(Array.from(await out.sourceRows.data())).toEqual([1, 0, 2]);
+      expect(Array.from(await out.expertOffsets.data())).toEqual([0, 1, 3]);
+      tf.dispose([x, idx, out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount, out.expertCounts]);
+    });
+
+    it('expertDispatch takes TensorLike inputs (nested arrays), as tfjs ops do', async () => {
+      const out = expertDispatch([[1, 2], [3, 4]], [[1], [0]], 2, {capacity: 1});
+      expect(Array.from(await out.sourceRows.data())).toEqual([1, 0]);
+      expectClose(await out.dispatched.data(), [3, 4, 1, 2], 0, 'rows');
+      const y = expertCombine(out.dispatched, out.sourceRows, [[0.5], [2]]);
+      expectClose(await y.data(), [0.5, 1, 6, 8], 0, 'combined');
+    });
 
     it('groupedMatMul: values and gradients (dx, dW) match float64, with empty and one-row segments', async () => {
       const sizes = [3, 0, 1, 7, 0, 12];
@@ -187,12 +242,12 @@ export function describeExpertDispatchConformance(constraints: Constraints = ALL
       tf.dispose([x, w, off, y, dx, dw]);
     });
 
-    it('expertCombine: values, dY and dGates match float64, with dropped pairs and tokens without rows',
+    it('expertCombine: values, dY and dGates match float64, with dropped pairs, empty slots and tokens without rows',
        async () => {
       const n = 7, k = 2, h = 5;
       // Pairs in expert order as a dispatch would leave them; 3, 8 and 9 are dropped, so token 4 has no row
-      // and tokens 1 and 5 keep one slot.
-      const rowsOf = [0, 5, 12, 1, 6, 10, 2, 11, 4, 13, 7];
+      // and tokens 1 and 5 keep one slot; -1 marks the empty slots of a static capacity layout.
+      const rowsOf = [0, 5, 12, -1, 1, 6, 10, 2, 11, -1, -1, 4, 13, 7];
       const m = rowsOf.length;
       const yv = uniformArray(seededRandom(51), m * h, -1, 1);
       const gv = uniformArray(seededRandom(52), n * k, 0.1, 1);
@@ -216,7 +271,7 @@ export function describeExpertDispatchConformance(constraints: Constraints = ALL
     it('sparse FFN (route → dispatch → groupedMatMul → relu → groupedMatMul → combine) matches the dense ' +
            'float64 reference, with finite-difference gradients', async () => {
       const n = 10, d = 6, h = 5, u = 4, e = 4, k = 2;
-      const capacity = skipCapacity() ? -1 : 4;
+      const capacity = 4;
       const xv = uniformArray(seededRandom(31), n * d, -1, 1);
       const lv = uniformArray(seededRandom(32), n * e, -2, 2);
       const w1v = uniformArray(seededRandom(33), e * d * h, -1, 1);
@@ -287,7 +342,7 @@ export function describeExpertDispatchConformance(constraints: Constraints = ALL
       const total = tf.tidy(() => {
         const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
           const {expertIndices, gates} = routeTopK(b as tf.Tensor2D, 2);
-          const dsp = expertDispatch(a as tf.Tensor2D, expertIndices, 3, skipCapacity() ? {} : {capacity: 4});
+          const dsp = expertDispatch(a as tf.Tensor2D, expertIndices, 3, {capacity: 4});
           return tf.sum(expertCombine(groupedMatMul(dsp.dispatched, w, dsp.expertOffsets), dsp.sourceRows, gates));
         })([x, z]);
         return tf.add(tf.sum(grads[0]), tf.sum(grads[1]));
@@ -351,7 +406,7 @@ export function describeExpertDispatchConformance(constraints: Constraints = ALL
        /expertOffsets\[2\] must be >= expertOffsets\[1\] = 3, got 2/],
       ['expertCombine sourceRows past N·k', () => expertCombine(x(), tf.tensor1d([0, 1, 2, 6], 'int32'),
                                                                 tf.zeros([3, 2]) as tf.Tensor2D),
-       /sourceRows\[3\] must be in \[0, 6\) \(N·k from gates \[3,2\]\), got 6/],
+       /sourceRows\[3\] must be in \[-1, 6\) \(-1: an empty slot; N·k from gates \[3,2\]\), got 6/],
       ['expertCombine gates of rank 1', () => expertCombine(x(), tf.tensor1d([0, 1, 2, 3], 'int32'),
                                                             tf.zeros([4]) as unknown as tf.Tensor2D),
        /gates must be rank 2 \[N, k\], got rank 1/],

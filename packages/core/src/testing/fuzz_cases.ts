@@ -6,9 +6,10 @@
  * routeTopK and groupedMatMul). No tfjs here.
  */
 import type {LinearCrossEntropyOptions} from '../ops/linear_cross_entropy_options';
-import {dispatchReference, expertCombineReference, groupedMatMulReference,
+import {dispatchReference, expertCombineReference, groupedMatMulReference, staticSourceRows,
         routeTopKReference, routerScoresReference} from '../reference/expert_dispatch_ref';
-import {lceReferenceForward, LceRefForward, LceRefInput} from '../reference/linear_cross_entropy_ref';
+import {lceReferenceForward, LceRefForward, LceRefInput,
+        lceReferenceShiftLabels} from '../reference/linear_cross_entropy_ref';
 
 import {seededRandom, uniformArray} from './random';
 
@@ -70,17 +71,36 @@ function describeOptions(o: Record<string, unknown>): string {
 
 // ---------------------------------------------------------------- linearCrossEntropy
 
-export type LceFuzzOptions = Omit<LinearCrossEntropyOptions, 'bias'|'returnLse'>;
+export type LceFuzzOptions =
+    Omit<LinearCrossEntropyOptions, 'bias'|'classWeights'|'returnLse'|'returnZLoss'|'returnPredictions'|'returnAccuracy'|
+         'returnEntropy'>;
+
+export interface LceFuzzExtras {
+  returnZLoss: boolean;
+  returnPredictions: boolean;
+  returnAccuracy: boolean;
+  returnEntropy: boolean;
+}
 
 export interface LceFuzzCase {
   seed: number; description: string;
   n: number; v: number; d: number;
+  /** The reference problem, with the labels the kernels see (shifted when the case shifts). */
   ref: LceRefInput;
   fwd: LceRefForward;
   bias: Float32Array|null;
+  classWeights: Float32Array|null;
+  /** Hidden states [...leading, D], labels [...leading] (the op's input labels: `rawLabels`). */
+  leading: number[];
+  rawLabels: Int32Array;
+  /** The per-token outputs' shape: `leading`, without the last position when shifting. */
+  outShape: number[];
   options: LceFuzzOptions;
   returnLse: boolean;
-  /** Upstream weights of the per-token losses ('none') and of the lse (returnLse). */
+  extras: LceFuzzExtras;
+  /** Tokens whose top two logits are within float32 reach of a tie: their predictions are not compared. */
+  nearTie: Uint8Array;
+  /** Upstream weights of the per-token losses ('none', over outShape) and of the lse (returnLse, over N). */
   lossWeights: Float32Array; lseWeights: Float32Array;
 }
 
@@ -113,15 +133,60 @@ function lceShape(r: Draw, index: number, {light, wide}: LceProfile): {n: number
   return {n, v, d, kind};
 }
 
+/** Masked classes (bias −Inf): none, a padded tail, or scattered ones; at least one class stays unmasked. */
+function drawMask(r: Draw, v: number): Uint8Array|null {
+  if (v < 2 || !r.chance(0.25)) return null;
+  const masked = new Uint8Array(v);
+  if (r.chance(0.5)) {
+    masked.fill(1, v - r.int(1, Math.max(1, Math.floor(v / 3))));
+  } else {
+    for (let j = 0; j < v; ++j) masked[j] = r.chance(0.3) ? 1 : 0;
+  }
+  masked[r.int(0, v - 1)] = 0;
+  return masked;
+}
+
+/** [N] or, now and then, [B, T] / [B1, B2, T] with the product N. */
+function drawLeading(r: Draw, n: number): number[] {
+  if (n < 2 || !r.chance(0.35)) return [n];
+  const divisors = Array.from({length: n}, (_, i) => i + 1).filter(b => n % b === 0 && b < n);
+  const b = r.pick(divisors);
+  const t = n / b;
+  const inner = Array.from({length: b}, (_, i) => i + 1).filter(x => b % x === 0);
+  const b2 = r.chance(0.3) ? r.pick(inner) : 1;
+  return b2 > 1 ? [b / b2, b2, t] : [b, t];
+}
+
+function nearTies(fwd: LceRefForward, n: number, v: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n && v >= 2; ++i) {
+    const row = fwd.logits.subarray(i * v, (i + 1) * v);
+    let best = -Infinity, second = -Infinity;
+    for (const z of row) {
+      if (z > best) {
+        second = best;
+        best = z;
+      } else if (z > second) {
+        second = z;
+      }
+    }
+    out[i] = best - second < 1e-4 * (1 + Math.abs(best)) ? 1 : 0;
+  }
+  return out;
+}
+
 export function makeLceCase(seed: number, index: number, profile: LceProfile = {light: false, wide: true}):
     LceFuzzCase {
   const r = new Draw(seed);
   const {light} = profile;
   const {n, v, d, kind} = lceShape(r, index, profile);
-  const withBias = r.chance(0.5);
+  const masked = drawMask(r, v);
+  const withBias = masked != null || r.chance(0.5);
   const scale = r.pick([0.5, 1, 1, 2, 4, 8]);
   const ignoreIndex = r.pick([undefined, undefined, -1, Math.min(v - 1, r.int(0, 5))]);
   const ignoreFraction = r.pick([0, 0, 0.2, 0.5, 1]);
+  const leading = drawLeading(r, n);
+  const shift = leading.length >= 2 && leading[leading.length - 1] >= 2 && r.chance(0.4);
   const options: LceFuzzOptions = {
     ignoreIndex,
     reduction: r.pick([undefined, 'mean', 'sum', 'none'] as const),
@@ -132,47 +197,60 @@ export function makeLceCase(seed: number, index: number, profile: LceProfile = {
     // Blocks skipped by the filter contribute < eps each: keep eps far below the tolerance.
     gradFilterEps: r.pick([undefined, undefined, 'auto', null, 1e-9] as const),
     vocabChunk: r.chance(0.3) ? Math.max(Math.ceil(v / 48), r.int(1, v + 10)) : undefined,
+    classifierLayout: r.chance(0.3) ? 'dv' : undefined,
+    shift: shift ? true : undefined,
   };
   const returnLse = r.chance(0.3);
+  const extras: LceFuzzExtras = {
+    returnZLoss: r.chance(0.2), returnPredictions: r.chance(0.2), returnAccuracy: r.chance(0.2),
+    returnEntropy: r.chance(0.2),
+  };
   const ignore = ignoreIndex ?? -100;
   const embeddings = uniformArray(r.rand, n * d).map(x => x * scale);
-  const classifier = uniformArray(r.rand, v * d);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; ++i) labels[i] = r.chance(ignoreFraction) ? ignore : r.int(0, v - 1);
-  const bias = withBias ? uniformArray(r.rand, v, -2, 2) : null;
-  const lossWeights = uniformArray(r.rand, n, 0.5, 1.5), lseWeights = uniformArray(r.rand, n, -0.5, 0.5);
-  const ref: LceRefInput = {n, d, v, embeddings, classifier, labels, bias: bias ?? undefined, ignoreIndex,
-                            softcap: options.softcap, labelSmoothing: options.labelSmoothing, zLoss: options.zLoss,
-                            maxSup: options.maxSup};
+  const classifierVD = uniformArray(r.rand, v * d);
+  const unmasked = Array.from({length: v}, (_, j) => j).filter(j => !masked?.[j]);
+  const rawLabels = new Int32Array(n);
+  for (let i = 0; i < n; ++i) rawLabels[i] = r.chance(ignoreFraction) ? ignore : r.pick(unmasked);
+  let bias = withBias ? uniformArray(r.rand, v, -2, 2) : null;
+  if (bias && masked) bias = bias.map((x, j) => masked[j] ? -Infinity : x);
+  const classWeights = r.chance(0.3) ? uniformArray(r.rand, v, 0, 2) : null;
+  const t = leading[leading.length - 1];
+  const outShape = shift ? [...leading.slice(0, -1), t - 1] : leading;
+  const outSize = outShape.reduce((a, b) => a * b, 1);
+  const lossWeights = uniformArray(r.rand, outSize, 0.5, 1.5), lseWeights = uniformArray(r.rand, n, -0.5, 0.5);
+  const dv = options.classifierLayout === 'dv';
+  const classifier = dv ? Float32Array.from({length: v * d}, (_, q) => classifierVD[(q % v) * d + Math.floor(q / v)]) :
+                          classifierVD;
+  const ref: LceRefInput = {
+    n, d, v, embeddings, classifier, classifierLayout: dv ? 'dv' : 'vd',
+    labels: shift ? lceReferenceShiftLabels(rawLabels, n / t, t, ignore) : rawLabels,
+    bias: bias ?? undefined, classWeights: classWeights ?? undefined, ignoreIndex,
+    softcap: options.softcap, labelSmoothing: options.labelSmoothing, zLoss: options.zLoss, maxSup: options.maxSup,
+  };
   let fwd = lceReferenceForward(ref);
+  const ties = nearTies(fwd, n, v);
   // MaxSup's gradient follows the argmax: a float32 near-tie may pick the other
   // index, so such tokens are ignored (their lse is still checked).
-  let nearTies = 0;
+  let tiesIgnored = 0;
   if ((options.maxSup ?? 0) > 0) {
+    const labels = ref.labels as Int32Array;
     for (let i = 0; i < n; ++i) {
-      if (labels[i] === ignore || v < 2) continue;
-      const row = fwd.logits.subarray(i * v, (i + 1) * v);
-      let best = -Infinity, second = -Infinity;
-      for (const z of row) {
-        if (z > best) {
-          second = best;
-          best = z;
-        } else if (z > second) {
-          second = z;
-        }
-      }
-      if (best - second < 1e-4 * (1 + Math.abs(best))) {
-        labels[i] = ignore;
-        ++nearTies;
-      }
+      if (labels[i] === ignore || !ties[i]) continue;
+      labels[i] = ignore;
+      rawLabels[shift ? i + 1 : i] = ignore;  // token i predicts raw label i + 1 when shifting (same row)
+      ++tiesIgnored;
     }
-    if (nearTies > 0) fwd = lceReferenceForward(ref);
+    if (tiesIgnored > 0) fwd = lceReferenceForward(ref);
   }
+  const flags = Object.entries(extras).filter(([, on]) => on).map(([k]) => k).join(' ');
   const description = `linearCrossEntropy seed=${seed}${light ? ' light' : ''} [${kind}] N=${n} V=${v} D=${d} ` +
-      `${describeOptions({...options})}${withBias ? ' bias' : ''}${returnLse ? ' returnLse' : ''} ` +
-      `scale=${scale} ignored=${labels.filter(y => y === ignore).length}/${n}` +
-      (nearTies ? ` (${nearTies} argmax near-ties ignored)` : '');
-  return {seed, description, n, v, d, ref, fwd, bias, options, returnLse, lossWeights, lseWeights};
+      `leading=[${leading}] ${describeOptions({...options})}${withBias ? ' bias' : ''}` +
+      `${masked ? ` masked=${v - unmasked.length}` : ''}${classWeights ? ' classWeights' : ''}` +
+      `${returnLse ? ' returnLse' : ''}${flags ? ` ${flags}` : ''} ` +
+      `scale=${scale} ignored=${(ref.labels as Int32Array).filter(y => y === ignore).length}/${n}` +
+      (tiesIgnored ? ` (${tiesIgnored} argmax near-ties ignored)` : '');
+  return {seed, description, n, v, d, ref, fwd, bias, classWeights, leading, rawLabels, outShape, options, returnLse,
+          extras, nearTie: ties, lossWeights, lseWeights};
 }
 
 // ---------------------------------------------------------------- topOneSuppression
@@ -305,17 +383,19 @@ export interface DispatchFuzzCase {
   seed: number; description: string;
   n: number; d: number; e: number; k: number;
   capacity: number;  // -1: dropless
+  dropPolicy: 'position'|'slotMajor'|'score';
   indices: Int32Array;
+  gates: Float32Array;     // [N, k] for dropPolicy 'score'
   x: Float32Array;
   upstream: Float32Array;  // [M, D] weights of Σ dispatched ⊙ R (at least 1 element)
-  order: number[];
+  order: number[];         // sourceRows: -1 in the empty slots of the static layout
+  counts: number[];
   offsets: number[];
   dropped: number;
   dx: Float64Array;
 }
 
-/** `allowCapacity` false (webgpu without a dispatch kernel): the drawn capacity is replaced by dropless. */
-export function makeDispatchCase(seed: number, _index: number, allowCapacity = true): DispatchFuzzCase {
+export function makeDispatchCase(seed: number, _index: number): DispatchFuzzCase {
   const r = new Draw(seed);
   const n = r.chance(0.04) ? 0 : r.logInt(1, 160);
   const d = r.awkward(1, r.pick([4, 40, 70]));
@@ -342,23 +422,30 @@ export function makeDispatchCase(seed: number, _index: number, allowCapacity = t
     }
   }
   const perExpert = Math.ceil(n * k / e);
-  const drawn = r.chance(0.45) ? -1 : r.pick([0, 1, r.int(0, perExpert), r.int(perExpert, 2 * perExpert + 1)]);
-  const capacity = allowCapacity ? drawn : -1;
+  const capacity = r.chance(0.45) ? -1 : r.pick([0, 1, r.int(0, perExpert), r.int(perExpert, 2 * perExpert + 1)]);
+  const dropPolicy = r.pick(['position', 'slotMajor', 'score'] as const);
+  // Gates with ties (a coarse grid), so 'score' also exercises its tie rule.
+  const gates = Float32Array.from({length: n * k}, () => Math.round(r.rand() * 8) / 8);
   const x = uniformArray(r.rand, n * d);
-  const ref = dispatchReference(indices, e, capacity);
-  const order = ref.rowsOfExpert.flat();
+  // A capacity of N·k or more can drop nothing: the op runs it as dropless (ragged).
+  const staticCapacity = capacity >= n * k ? -1 : capacity;
+  const ref = dispatchReference(indices, e, staticCapacity, k, dropPolicy, gates);
+  const order = staticCapacity < 0 ? ref.rowsOfExpert.flat() : staticSourceRows(ref.rowsOfExpert, staticCapacity);
   const offsets = [0];
-  ref.rowsOfExpert.forEach(rows => offsets.push(offsets[offsets.length - 1] + rows.length));
+  ref.rowsOfExpert.forEach(rows => offsets.push(offsets[offsets.length - 1] + (staticCapacity < 0 ? rows.length :
+                                                                                                 staticCapacity)));
   const upstream = uniformArray(r.rand, Math.max(1, order.length * d));
   const dx = new Float64Array(n * d);
   order.forEach((p, row) => {
+    if (p < 0) return;
     const t = Math.floor(p / k);
     for (let q = 0; q < d; ++q) dx[t * d + q] += upstream[row * d + q];
   });
   const description = `expertDispatch seed=${seed} N=${n} D=${d} E=${e} k=${k} ` +
-      `capacity=${capacity < 0 ? 'none' : capacity}${drawn !== capacity ? ` (drawn ${drawn}, left out here)` : ''} ` +
-      `indices=${pattern} M=${order.length} dropped=${ref.dropped}`;
-  return {seed, description, n, d, e, k, capacity, indices, x, upstream, order, offsets, dropped: ref.dropped, dx};
+      `capacity=${capacity < 0 ? 'none' : capacity}${staticCapacity !== capacity ? ' (>= N·k: dropless)' : ''} ` +
+      `dropPolicy=${dropPolicy} indices=${pattern} M=${order.length} dropped=${ref.dropped}`;
+  return {seed, description, n, d, e, k, capacity, dropPolicy, indices, gates, x, upstream, order, offsets,
+          dropped: ref.dropped, counts: ref.counts, dx};
 }
 
 // ---------------------------------------------------------------- groupedMatMul
@@ -430,11 +517,14 @@ export function makeCombineCase(seed: number, _index: number): CombineFuzzCase {
     const expert = pairs.map(() => r.int(0, 7));
     pairs = pairs.map((p, i) => [expert[i], p]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(q => q[1]);
   }
+  // The static capacity layout's empty slots: rows -1 that add nothing.
+  const empties = r.chance(0.3) ? r.int(1, 6) : 0;
+  for (let i = 0; i < empties; ++i) pairs.splice(r.int(0, pairs.length), 0, -1);
   const rows = Int32Array.from(pairs);
   const m = rows.length;
   const y = uniformArray(r.rand, m * h), gates = uniformArray(r.rand, n * k, 0, 1);
   const upstream = uniformArray(r.rand, n * h);
   const ref = expertCombineReference(y, rows, gates, n, k, h, upstream);
-  const description = `expertCombine seed=${seed} N=${n} k=${k} H=${h} M=${m} rows=${order} kept=${fmt(keep)}`;
+  const description = `expertCombine seed=${seed} N=${n} k=${k} H=${h} M=${m} rows=${order} kept=${fmt(keep)} emptySlots=${empties}`;
   return {seed, description, n, k, h, m, rows, y, gates, upstream, out: ref.out, dY: ref.dY, dGates: ref.dGates};
 }

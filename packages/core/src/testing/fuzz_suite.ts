@@ -27,7 +27,8 @@ import {linearCrossEntropy} from '../ops/linear_cross_entropy';
 import {routeTopK} from '../ops/route_top_k';
 import {sumAll} from '../internal';
 import {topOneSuppression} from '../ops/top_one_suppression';
-import {lceReferenceBackward, lceReferenceReduce} from '../reference/linear_cross_entropy_ref';
+import {lceReferenceBackward, lceReferenceDropLast, lceReferenceReduce,
+        lceReferenceReductionGradient} from '../reference/linear_cross_entropy_ref';
 import {topOneSuppressionReferenceBackward,
         topOneSuppressionReferenceForward} from '../reference/top_one_suppression_ref';
 
@@ -150,32 +151,60 @@ const data = async (t: tf.Tensor) => await t.data() as Float32Array|Int32Array;
 const runLce: CaseRunner = async (seed, index, tol, check) => {
   const c = makeLceCase(seed, index, lceProfile());
   check.description = c.description;
-  const {n, v, d, ref, fwd} = c;
-  const e = tf.tensor2d(ref.embeddings as Float32Array, [n, d]);
-  const cl = tf.tensor2d(ref.classifier as Float32Array, [v, d]);
-  const y = tf.tensor1d(ref.labels as Int32Array, 'int32');
+  const {n, v, d, ref, fwd, outShape} = c;
+  const e = tf.tensor(ref.embeddings as Float32Array, [...c.leading, d]);
+  const cl = tf.tensor2d(ref.classifier as Float32Array, ref.classifierLayout === 'dv' ? [d, v] : [v, d]);
+  const y = tf.tensor(c.rawLabels, c.leading, 'int32');
   const b = c.bias ? tf.tensor1d(c.bias) : null;
-  const w = tf.tensor1d(c.lossWeights), u = tf.tensor1d(c.lseWeights);
+  const cw = c.classWeights ? tf.tensor1d(c.classWeights) : null;
+  // lse comes back in the output shape too: its upstream weights are the first ones of lseWeights.
+  const lseWeights = c.lseWeights.subarray(0, c.lossWeights.length);
+  const w = tf.tensor(c.lossWeights, outShape), u = tf.tensor(lseWeights, outShape);
   const reduction = (c.options.reduction ?? 'mean') as 'mean'|'sum'|'none';
   const ignore = c.options.ignoreIndex ?? -100;
+  const t = c.leading[c.leading.length - 1];
+  // Per-token reference values in the output shape (the last position of each row dropped when shifting).
+  const perToken = (x: ArrayLike<number>) => c.options.shift ? lceReferenceDropLast(x, n / t, t) : x;
+  const base = {...c.options, ...(cw ? {classWeights: cw} : {})};
   try {
-    // Forward: the loss as the case reduces it, and every token's lse.
-    const out = linearCrossEntropy(e, cl, y, {...c.options, ...(b ? {bias: b} : {}), returnLse: true});
-    check.shape(out.loss.shape, reduction === 'none' ? [n] : [], 'loss');
-    if (reduction === 'none') {
-      check.close(await data(out.loss), fwd.losses, tol, 'per-token losses');
-    } else {
-      check.close(await data(out.loss), [lceReferenceReduce(ref, fwd.losses, reduction)], tol, `${reduction} loss`);
+    // Forward: the loss as the case reduces it, every token's lse, and the extras the case asks for.
+    const out = linearCrossEntropy(e, cl, y, {...base, ...(b ? {bias: b} : {}), ...c.extras, returnLse: true});
+    check.shape(out.loss.shape, reduction === 'none' ? outShape : [], 'loss');
+    const reduce = (x: ArrayLike<number>) => reduction === 'none' ? perToken(x) : [lceReferenceReduce(ref, x, reduction)];
+    check.close(await data(out.loss), reduce(fwd.losses), tol, `${reduction} loss`);
+    check.shape(out.lse.shape, outShape, 'lse');
+    check.close(await data(out.lse), perToken(fwd.lse), tol, 'lse');
+    const kept = Array.from(ref.labels, l => l !== ignore);
+    if (c.extras.returnZLoss) check.close(await data(out.zLoss!), reduce(fwd.zLossTerms), tol, 'zLoss');
+    if (c.extras.returnEntropy) check.close(await data(out.entropy!), perToken(fwd.entropy), tol, 'entropy');
+    if (c.extras.returnPredictions) {
+      const got = await data(out.predictions!);
+      const want = perToken(fwd.argmax), tie = perToken(c.nearTie);
+      check.close(Array.from(got, (p, i) => tie[i] ? want[i] : p), want, 0, 'predictions (near-ties left out)');
     }
-    check.close(await data(out.lse), fwd.lse, tol, 'lse');
-    tf.dispose([out.loss, out.lse]);
+    if (c.extras.returnAccuracy) {
+      const correct: number[] = Array.from(ref.labels, (l, i) => kept[i] && fwd.argmax[i] === l ? 1 : 0);
+      const got = await data(out.accuracy!);
+      const ties = Array.from(c.nearTie).reduce((a, x, i) => a + (kept[i] ? x : 0), 0);
+      if (reduction === 'none') {
+        const tie = perToken(c.nearTie), want = perToken(correct);
+        check.close(Array.from(got, (a, i) => tie[i] ? want[i] : a), want, 0, 'accuracy (near-ties left out)');
+      } else {
+        const count = kept.filter(k => k).length;
+        const total = correct.reduce((a, x) => a + x, 0);
+        const want = reduction === 'sum' ? total : count === 0 ? 0 : total / count;
+        const slack = (reduction === 'sum' ? ties : ties / Math.max(count, 1)) + 1e-6;
+        if (!(Math.abs(got[0] - want) <= slack)) check.close(got, [want], 0, `${reduction} accuracy (±${ties} near-ties)`);
+      }
+    }
+    tf.dispose(out as unknown as tf.TensorContainer);
 
     // Gradients of (Σ w·losses | loss) (+ Σ u·lse with returnLse).
     const f = (...xs: tf.Tensor[]) => {
-      const options = {...c.options, ...(b ? {bias: xs[2] as tf.Tensor1D} : {})};
+      const options = {...base, ...(b ? {bias: xs[2]} : {})};
       let loss: tf.Tensor, lse: tf.Tensor|null = null;
       if (c.returnLse) {
-        const r = linearCrossEntropy(xs[0] as tf.Tensor2D, xs[1] as tf.Tensor2D, y, {...options, returnLse: true});
+        const r = linearCrossEntropy(xs[0], xs[1], y, {...options, returnLse: true});
         loss = r.loss;
         lse = r.lse;
       } else {
@@ -186,20 +215,23 @@ const runLce: CaseRunner = async (seed, index, tol, check) => {
       return total as tf.Scalar;
     };
     const grads = tf.grads(f)(b ? [e, cl, b] : [e, cl]);
-    let dLosses: Float64Array;
-    if (reduction === 'none') {
-      dLosses = Float64Array.from(c.lossWeights);
-    } else {
-      const kept = Array.from(ref.labels).filter(l => l !== ignore).length;
-      dLosses = new Float64Array(n).fill(reduction === 'sum' ? 1 : 1 / Math.max(kept, 1));
-    }
-    const expected = lceReferenceBackward(ref, fwd, dLosses, c.returnLse ? c.lseWeights : undefined);
+    const spread = (x: ArrayLike<number>) => {
+      // Output-shaped upstream weights back over the N tokens (0 at positions a shift drops).
+      if (!c.options.shift) return Float64Array.from(x);
+      const full = new Float64Array(n);
+      for (let row = 0; row < n / t; ++row) {
+        for (let s = 0; s + 1 < t; ++s) full[row * t + s] = x[row * (t - 1) + s];
+      }
+      return full;
+    };
+    const dLosses = reduction === 'none' ? spread(c.lossWeights) : lceReferenceReductionGradient(ref, reduction);
+    const expected = lceReferenceBackward(ref, fwd, dLosses, c.returnLse ? spread(lseWeights) : undefined);
     check.close(await data(grads[0]), expected.dEmbeddings, tol, 'dEmbeddings');
     check.close(await data(grads[1]), expected.dClassifier, tol, 'dClassifier');
     if (b) check.close(await data(grads[2]), expected.dBias, tol, 'dBias');
     tf.dispose(grads);
   } finally {
-    tf.dispose([e, cl, y, w, u, ...(b ? [b] : [])]);
+    tf.dispose([e, cl, y, w, u, ...(b ? [b] : []), ...(cw ? [cw] : [])]);
   }
   return c.description;
 };
@@ -250,41 +282,37 @@ const runRoute: CaseRunner = async (seed, index, tol, check) => {
   return c.description;
 };
 
-/**
- * With a capacity the number of kept rows sets the output shape, which webgpu
- * cannot read synchronously: neither its composite nor its kernel offers it.
- */
-function capacityUnavailable(): boolean {
-  return tf.getBackend() === 'webgpu';
-}
-
 const runDispatch: CaseRunner = async (seed, index, tol, check) => {
-  const c = makeDispatchCase(seed, index, !capacityUnavailable());
+  const c = makeDispatchCase(seed, index);
   check.description = c.description;
   const x = tf.tensor2d(c.x, [c.n, c.d]), idx = tf.tensor2d(c.indices, [c.n, c.k], 'int32');
+  const g = tf.tensor2d(c.gates, [c.n, c.k]);
   const m = c.order.length;
   const upstream = tf.tensor2d(c.upstream.subarray(0, m * c.d), [m, c.d]);
-  const options = c.capacity >= 0 ? {capacity: c.capacity} : {};
+  const options = c.capacity >= 0 ?
+      {capacity: c.capacity, dropPolicy: c.dropPolicy, ...(c.dropPolicy === 'score' ? {gates: g} : {})} : {};
   try {
     const out = expertDispatch(x, idx, c.e, options);
     check.shape(out.dispatched.shape, [m, c.d], 'dispatched');
     check.equal(await data(out.sourceRows), c.order, 'sourceRows');
     check.equal(await data(out.expertOffsets), c.offsets, 'expertOffsets');
     check.equal(await data(out.droppedCount), [c.dropped], 'droppedCount');
+    check.equal(await data(out.expertCounts), c.counts, 'expertCounts');
     const rows = new Float64Array(m * c.d);
     c.order.forEach((p, r) => {
+      if (p < 0) return;  // an empty slot: zeros
       const t = Math.floor(p / c.k);
       for (let q = 0; q < c.d; ++q) rows[r * c.d + q] = c.x[t * c.d + q];
     });
-    check.close(await data(out.dispatched), rows, 0, 'dispatched rows (exact copies)');
-    tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount]);
+    check.close(await data(out.dispatched), rows, 0, 'dispatched rows (exact copies, zeros in empty slots)');
+    tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount, out.expertCounts]);
     const dx = tf.grad((xx: tf.Tensor) =>
                            sumAll(tf.mul(expertDispatch(xx as tf.Tensor2D, idx, c.e, options).dispatched,
                                          upstream)) as tf.Scalar)(x);
     check.close(await data(dx), c.dx, tol, 'dx');
     dx.dispose();
   } finally {
-    tf.dispose([x, idx, upstream]);
+    tf.dispose([x, idx, g, upstream]);
   }
   return c.description;
 };

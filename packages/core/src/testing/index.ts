@@ -17,8 +17,10 @@ export type {LceRefForward, LceRefGradients, LceRefInput} from '../reference/lin
 export {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from '../reference/top_one_suppression_ref';
 export type {TopOneRefForward} from '../reference/top_one_suppression_ref';
 export {dispatchReference, expertCombineReference, groupedMatMulReference, moeFfnReference, routerScoresReference,
+        staticSourceRows,
         routeTopKReference} from '../reference/expert_dispatch_ref';
 export {describeBadInputs, HOST_VALUES_ONLY, Made} from './bad_inputs';
 export type {BadInput} from './bad_inputs';
 export {CORE_BAD_INPUTS, describeCoreBadInputs} from './bad_input_catalogue';
 export {describeNumericalExtremes} from './numerical_extremes';
+export {describeSelfContainedGradients} from './self_contained_gradients_suite';

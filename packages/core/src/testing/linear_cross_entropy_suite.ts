@@ -14,6 +14,7 @@ import {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from '../
 
 import {backendTolerance, expectClose} from './expect_close';
 import {describeKernelAndComposite} from './kernel_and_composite';
+import {describeLinearCrossEntropyAccumulation} from './linear_cross_entropy_accumulation_suite';
 import {describeLinearCrossEntropyContract} from './linear_cross_entropy_contract_suite';
 import {build, Case, checkAgainstReference, RefOptions} from './linear_cross_entropy_cases';
 
@@ -168,6 +169,7 @@ export function describeLinearCrossEntropyConformance(constraints: Constraints =
   });
 
   describeLinearCrossEntropyContract(constraints);
+  describeLinearCrossEntropyAccumulation(constraints);
 
   describeWithFlags('linearCrossEntropy bad input', constraints, () => {
     type Inputs = Record<'e'|'c'|'y'|'e1'|'eInt'|'c52'|'c03'|'y2'|'yFloat'|'yOut'|'yNeg'|'b4'|'w4'|'wInt'|'e3'|'e213', tf.Tensor>;

@@ -1,6 +1,6 @@
 /**
- * Checkpoints: one file holding a JSON header (step, config, vocabulary,
- * history, tensor index) and the float32 data of every weight and optimizer
+ * Checkpoints: one file holding a JSON header (step, the model's transformers
+ * config.json object, tokenizer, history, tensor index) and the float32 data of every weight and optimizer
  * slot. Written to a temporary file (every byte, short writes retried),
  * flushed, then renamed over the old one and the directory flushed, so an
  * interrupted write leaves the previous checkpoint intact. A write that
@@ -23,8 +23,10 @@ export interface TensorEntry {
 
 export interface CheckpointHeader {
   step: number;
+  /** The model's transformers config.json object. */
   config: Record<string, unknown>;
-  vocabulary: string[];
+  /** The tokenizer's id (TOKENIZER.id). */
+  tokenizer: string;
   history: unknown;
 }
 
@@ -129,6 +131,15 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
     parsed = JSON.parse(bytes.subarray(MAGIC.length + 4, dataStart).toString('utf8'));
   } catch (e) {
     throw corrupt(`header is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed.tokenizer !== 'string' || parsed.config?.['model_type'] === undefined) {
+    const old = Array.isArray((parsed as {vocabulary?: unknown}).vocabulary) ?
+        `by the older word-level model (a vocabulary of ${(parsed as unknown as {vocabulary: unknown[]}).vocabulary.length} ` +
+            'words, no transformers config)' :
+        'in an unknown format (no tokenizer or model_type in its header)';
+    throw new UsageError(`--resume: checkpoint '${file}' was written ${old}; this trainer's models use GPT-2 tokens ` +
+                         'and a transformers config. Start without --resume (the first checkpoint replaces it) ' +
+                         'or pass another --checkpoint; the file was left untouched');
   }
   const data = bytes.subarray(dataStart);
   const load = (index: typeof parsed.weights) => index.map(item => {

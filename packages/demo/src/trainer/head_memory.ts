@@ -13,18 +13,23 @@ export interface MemoryRow {
   ms: number;
 }
 
-export async function headMemory(n: number, d: number, v: number): Promise<MemoryRow[]> {
+export const NAIVE = 'naive: matMul + softmaxCrossEntropy';
+export const FUSED = 'fused linearCrossEntropy';
+
+/** Peaks of the naive and the fused head (`which` picks; the naive one holds N×V logits several times). */
+export async function headMemory(n: number, d: number, v: number, which: 'both'|'fused' = 'both'):
+    Promise<MemoryRow[]> {
   const e = tf.randomNormal([n, d], 0, 1, 'float32', 1) as tf.Tensor2D;
   const c = tf.randomNormal([v, d], 0, 1 / Math.sqrt(d), 'float32', 2) as tf.Tensor2D;
   const y = tf.randomUniform([n], 0, v, 'int32', 3) as tf.Tensor1D;
   const variants: Array<[string, () => tf.Tensor[]]> = [
-    ['naive: matMul + softmaxCrossEntropy', () => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+    [NAIVE, () => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
         tf.losses.softmaxCrossEntropy(tf.oneHot(y, v), tf.matMul(ee, cc, false, true)) as tf.Scalar)([e, c])],
-    ['fused linearCrossEntropy', () => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+    [FUSED, () => tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
         linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y) as tf.Scalar)([e, c])],
   ];
   const rows: MemoryRow[] = [];
-  for (const [variant, run] of variants) {
+  for (const [variant, run] of variants.filter(([name]) => which === 'both' || name === FUSED)) {
     const t0 = performance.now();
     const {peakBytes} = await peakBytesDuring(async () => {
       const grads = run();

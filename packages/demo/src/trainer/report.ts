@@ -1,8 +1,14 @@
 /**
- * The end-of-run report: one self-contained HTML page with inline SVG (no
- * scripts, no network): the loss curve against the unigram baseline, each MoE
- * layer's expert load over steps as a heatmap, and fused-vs-naive memory.
+ * The end-of-run report: one self-contained HTML page (uPlot and its CSS
+ * inlined, no network): the loss curve against the unigram baseline and each
+ * MoE layer's expert load over steps as uPlot charts with axes, legends and a
+ * cursor tooltip, the load as a heatmap too, and fused-vs-naive head memory.
  */
+import {readFileSync} from 'node:fs';
+import {createRequire} from 'node:module';
+import path from 'node:path';
+
+import {tooltipPlugin} from './chart_tooltip';
 export interface History {
   steps: number[];
   trainLoss: number[];
@@ -15,39 +21,22 @@ export interface History {
 
 import type {MemoryRow} from './head_memory';
 
+export interface ReportRow extends MemoryRow {
+  shape: string;
+  estimated: boolean;
+}
+
 export interface ReportInput {
   title: string;
   subtitle: string;
   history: History;
   unigram: number;
-  memory: MemoryRow[];
+  memory: ReportRow[];
   sample: string;
+  config: Record<string, unknown>;
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-function lossChart(h: History, unigram: number): string {
-  const w = 640, ht = 300, pad = 44;
-  const all = [...h.trainLoss, ...h.valLoss, unigram].filter(Number.isFinite);
-  const lo = Math.min(...all) * 0.95, hi = Math.max(...all) * 1.02;
-  const last = Math.max(1, h.steps[h.steps.length - 1] ?? 1);
-  const x = (s: number) => pad + (s / last) * (w - 2 * pad);
-  const y = (v: number) => ht - pad - ((v - lo) / (hi - lo || 1)) * (ht - 2 * pad);
-  const path = (xs: number[], ys: number[]) => xs.map((s, i) => `${i ? 'L' : 'M'}${x(s).toFixed(1)},${y(ys[i]).toFixed(1)}`).join('');
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map(f => lo + f * (hi - lo));
-  return `<svg viewBox="0 0 ${w} ${ht}" width="${w}" height="${ht}" role="img" aria-label="loss curve">
-<rect x="0" y="0" width="${w}" height="${ht}" fill="#fff"/>
-${ticks.map(t => `<line x1="${pad}" x2="${w - pad}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/><text x="${pad - 6}" y="${y(t) + 4}" font-size="11" text-anchor="end">${t.toFixed(2)}</text>`).join('\n')}
-<line x1="${pad}" x2="${w - pad}" y1="${y(unigram)}" y2="${y(unigram)}" stroke="#c33" stroke-dasharray="5,4"/>
-<text x="${w - pad}" y="${y(unigram) - 5}" font-size="11" text-anchor="end" fill="#c33">unigram entropy ${unigram.toFixed(3)}</text>
-<path d="${path(h.steps, h.trainLoss)}" fill="none" stroke="#36c" stroke-width="1.5"/>
-<path d="${path(h.valSteps, h.valLoss)}" fill="none" stroke="#193" stroke-width="2"/>
-${h.valSteps.map((s, i) => `<circle cx="${x(s)}" cy="${y(h.valLoss[i])}" r="3" fill="#193"/>`).join('')}
-<text x="${w / 2}" y="${ht - 8}" font-size="12" text-anchor="middle">step (last ${last})</text>
-<text x="${pad + 8}" y="${pad - 16}" font-size="12" fill="#36c">train objective: cross-entropy + MaxSup + MoE losses (nats/token)</text>
-<text x="${pad + 400}" y="${pad - 16}" font-size="12" fill="#193">validation cross-entropy</text>
-</svg>`;
-}
 
 function heatmap(loads: number[][], steps: number[], layer: string): string {
   if (loads.length === 0) return '';
@@ -74,19 +63,62 @@ ${rects.join('\n')}
 </svg>`;
 }
 
-function memoryBars(rows: MemoryRow[]): string {
+function memoryBars(rows: ReportRow[]): string {
   const max = Math.max(...rows.map(r => r.peakBytes), 1);
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-  return `<table>${rows.map(r => `<tr><td>${esc(r.variant)}</td><td><div style="background:#36c;height:14px;width:${Math.max(2, 400 * r.peakBytes / max)}px"></div></td><td>${mib(r.peakBytes)} MiB</td><td>${r.ms.toFixed(0)} ms</td></tr>`).join('')}</table>`;
+  return `<table><tr><th>shape</th><th>head</th><th></th><th>peak</th><th>time</th></tr>${rows.map(r => `<tr><td>${esc(r.shape)}</td><td>${esc(r.variant)}</td><td><div style="background:${r.estimated ? '#aab' : '#36c'};height:14px;width:${Math.max(2, 300 * r.peakBytes / max)}px"></div></td><td>${mib(r.peakBytes)} MiB${r.estimated ? ' (estimated, not run)' : ''}</td><td>${Number.isFinite(r.ms) ? `${r.ms.toFixed(0)} ms` : '—'}</td></tr>`).join('')}</table>`;
+}
+
+function uplotFiles(): {js: string, css: string} {
+  const require = createRequire(path.join(process.cwd(), 'package.json'));
+  const dist = path.join(path.dirname(require.resolve('uplot/package.json')), 'dist');
+  return {js: readFileSync(path.join(dist, 'uPlot.iife.min.js'), 'utf8'),
+          css: readFileSync(path.join(dist, 'uPlot.min.css'), 'utf8')};
+}
+
+/** The page's script: builds the charts from the embedded data (uPlot is inlined before it). */
+function chartScript(r: ReportInput): string {
+  const h = r.history;
+  const data = {steps: h.steps, train: h.trainLoss, valSteps: h.valSteps, val: h.valLoss, unigram: r.unigram,
+                loads: h.loads};
+  return `const DATA = ${JSON.stringify(data).replace(/</g, '\\u003c')};
+const tooltipPlugin = ${tooltipPlugin.toString()};
+const COLORS = ['#36c', '#c63', '#393', '#939', '#c93', '#399', '#666', '#c36'];
+const valAt = new Map(DATA.valSteps.map((s, i) => [s, DATA.val[i]]));
+const xs = [...new Set([...DATA.valSteps, ...DATA.steps])].sort((a, b) => a - b);
+const trainAt = new Map(DATA.steps.map((s, i) => [s, DATA.train[i]]));
+new uPlot({width: 820, height: 320, scales: {x: {time: false}},
+  series: [{label: 'step'}, {label: 'train objective', stroke: COLORS[0], width: 1.5},
+           {label: 'validation cross-entropy', stroke: COLORS[2], width: 2, points: {show: true, size: 7}, spanGaps: true},
+           {label: 'unigram entropy', stroke: '#c33', dash: [6, 4]}],
+  axes: [{label: 'step'}, {label: 'nats / token'}], plugins: [tooltipPlugin(v => v.toFixed(3))]},
+  [xs, xs.map(s => trainAt.get(s) ?? null), xs.map(s => valAt.get(s) ?? null), xs.map(() => DATA.unigram)],
+  document.getElementById('loss-chart'));
+DATA.loads.forEach((layer, l) => {
+  const experts = layer[0]?.length ?? 0, steps = DATA.steps.slice(-layer.length);
+  new uPlot({width: 820, height: 240, scales: {x: {time: false}, y: {range: [0, 1]}},
+    series: [{label: 'step'}, ...Array.from({length: experts}, (_, e) => ({label: 'expert ' + e,
+             stroke: COLORS[e % COLORS.length], width: 1.2}))],
+    axes: [{label: 'step'}, {label: 'share of routed pairs'}],
+    plugins: [tooltipPlugin(v => (100 * v).toFixed(1) + '%')]},
+    [steps, ...Array.from({length: experts}, (_, e) => layer.map(v => v[e]))],
+    document.getElementById('load-chart-' + l));
+});`;
 }
 
 export function renderReport(r: ReportInput): string {
+  const uplot = uplotFiles();
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(r.title)}</title>
+<style>${uplot.css}</style>
 <style>body{font:14px system-ui,sans-serif;margin:24px;max-width:900px}h2{margin-top:28px}td{padding:2px 8px}pre{white-space:pre-wrap;background:#f6f6f6;padding:12px}</style></head>
 <body><h1>${esc(r.title)}</h1><p>${esc(r.subtitle)}</p>
-<h2>Loss</h2>${lossChart(r.history, r.unigram)}
-<h2>Expert load</h2>${r.history.loads.map((l, i) => `<h3>MoE layer ${i}</h3>${heatmap(l, r.history.steps.slice(-l.length), `layer ${i}`)}`).join('')}
-<h2>Cross-entropy memory at the training shape (forward + backward)</h2>${memoryBars(r.memory)}
+<h2>Loss</h2><div id="loss-chart"></div>
+<h2>Expert load</h2>${r.history.loads.map((l, i) => `<h3>MoE layer ${i}</h3><div id="load-chart-${i}"></div>${heatmap(l, r.history.steps.slice(-l.length), `layer ${i}`)}`).join('')}
+<h2>Head memory, forward + backward: fused vs naive</h2>${memoryBars(r.memory)}
+<p>Estimated rows: the naive head's peak per N×V float32 logit, measured at the training shape, times N×V.</p>
 <h2>Sample</h2><pre>${esc(r.sample)}</pre>
+<h2>Model config (transformers config.json)</h2><pre>${esc(JSON.stringify(r.config, null, 2))}</pre>
+<script>${uplot.js}</script>
+<script>${chartScript(r)}</script>
 </body></html>`;
 }

@@ -1,44 +1,29 @@
 /**
- * Word-level tokenizer, vocabulary, batches and the unigram baseline: pure
- * functions shared by the Node trainer and the browser playground.
+ * GPT-2's byte-level BPE (50,257 tokens; ranks shipped by the npm package
+ * gpt-tokenizer, nothing downloaded), batches and the unigram baseline: pure
+ * functions shared by the Node trainer and the browser playground. Byte-level
+ * BPE encodes any text: characters outside the 256 base bytes become their
+ * UTF-8 bytes. `<|endoftext|>` in the text is plain text, not the special token.
  */
-/** Lower-cased words (with inner apostrophes), numbers, and single punctuation marks. */
-export function tokenize(text: string): string[] {
-  return text.toLowerCase().replace(/[’‘]/g, '\'').match(/[a-z]+(?:'[a-z]+)*|[0-9]+|[^\sa-z0-9]/g) ?? [];
+import {decode as gpt2Decode, encode as gpt2Encode, vocabularySize} from 'gpt-tokenizer/encoding/gpt2';
+import tokenizerPackage from 'gpt-tokenizer/package.json';
+
+export const TOKENIZER = {
+  name: 'gpt2',
+  /** Names the ranks: a token cache or checkpoint made with another tokenizer is stale. */
+  id: `gpt-tokenizer@${(tokenizerPackage as {version: string}).version}/gpt2`,
+  vocabSize: vocabularySize as number,
+  endOfText: 50256,
+};
+
+const PLAIN = {disallowedSpecial: new Set<string>()};
+
+export function encode(text: string): Int32Array {
+  return Int32Array.from(gpt2Encode(text, PLAIN));
 }
 
-export const UNK = '<unk>';
-
-export class Vocabulary {
-  readonly index = new Map<string, number>();
-  constructor(readonly words: string[]) {
-    words.forEach((w, i) => this.index.set(w, i));
-  }
-
-  /** The `size − 1` most frequent tokens (ties alphabetical) after `<unk>` at 0. */
-  static build(tokens: string[], size: number): Vocabulary {
-    const counts = new Map<string, number>();
-    for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
-    const ranked = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, size - 1);
-    return new Vocabulary([UNK, ...ranked.map(([w]) => w)]);
-  }
-
-  get size() {
-    return this.words.length;
-  }
-
-  encode(tokens: string[]): Int32Array {
-    return Int32Array.from(tokens, t => this.index.get(t) ?? 0);
-  }
-
-  decode(ids: ArrayLike<number>): string {
-    let out = '';
-    for (const id of Array.from(ids)) {
-      const w = this.words[id] ?? UNK;
-      out += /^[a-z0-9<]/.test(w) && out.length > 0 ? ` ${w}` : w;
-    }
-    return out;
-  }
+export function decode(ids: ArrayLike<number>): string {
+  return gpt2Decode(Array.from(ids));
 }
 
 /** Entropy (nats) of the token stream's unigram distribution: the loss a model without context reaches. */

@@ -8,7 +8,7 @@ export function routerScores(logits: Tensor2D, scoring: Scoring): Tensor2D {
 
 export {gatherPerRow as gatherRows} from '@sluice/core/internal';
 
-/** Gates renormalised to sum 1 per token (k > 1). */
+/** Gates renormalised to sum 1 per token. */
 export function renormalize(gates: Tensor2D): Tensor2D {
   return div(gates, sum(gates, 1, true)) as Tensor2D;
 }

@@ -11,7 +11,8 @@ import type {Scoring} from '../config';
  * row. The plan only selects (no gradient flows through it); gates are the
  * unbiased scores of the chosen experts.
  */
-export function sinkhornRouter(logits: Tensor2D, k: number, scoring: Scoring, iterations: number): RouterOutput {
+export function sinkhornRouter(logits: Tensor2D, k: number, scoring: Scoring, iterations: number,
+                               normalize = k > 1): RouterOutput {
   const [n, e] = logits.shape;
   const expertIndices = tidy(() => {
     const z = stopGradient(logits);  // the plan only selects
@@ -24,5 +25,5 @@ export function sinkhornRouter(logits: Tensor2D, k: number, scoring: Scoring, it
   });
   const scores = routerScores(logits, scoring);
   const chosen = gatherRows(scores, expertIndices);
-  return {routing: {kind: 'slots', expertIndices, gates: k > 1 ? renormalize(chosen) : chosen}, scores};
+  return {routing: {kind: 'slots', expertIndices, gates: normalize ? renormalize(chosen) : chosen}, scores};
 }

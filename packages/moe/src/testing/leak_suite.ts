@@ -87,6 +87,7 @@ export function describeLeakChecks() {
       try {
         for (let i = 1; i <= STEPS; ++i) {
           const loss = step(i);
+          moe.endStep();  // the optimizer step is done: the aux-loss-free bias moves
           if (i % EVERY === 0 || i === 1) {
             // Reading back drains the GPU queue: deferred buffer releases have happened when we count.
             losses.push((await loss.data())[0]);

@@ -20,6 +20,13 @@ export interface RefConfig {
   scoring: Scoring;
   capacity?: number;       // per expert (slots routers); undefined = dropless
   sinkhornIterations: number;
+  /** Renormalise each token's gates to sum 1 (default k > 1). */
+  normalize?: boolean;
+  /** routedScalingFactor: multiplies the routed gates after renormalisation (default 1). */
+  scale?: number;
+  dropPolicy?: 'position'|'slotMajor'|'score';
+  renormalizeAfterDrop?: boolean;
+  groups?: {numGroups: number, topKGroups: number}|null;
 }
 
 function act(v: Float64Array, activation: ExpertActivation): Float64Array {
@@ -91,7 +98,7 @@ export function moeReferenceForward(x: Float32Array, n: number, w: RefWeights, c
     const c = Math.min(cfg.capacity!, n);
     for (let ex = 0; ex < e; ++ex) {
       const column = scores.map(s => s[ex]);
-      for (const i of topIndices(column, c)) addExpert(i, ex, column[i]);
+      for (const i of topIndices(column, c)) addExpert(i, ex, column[i] * (cfg.scale ?? 1));
       counts[ex] = c;
     }
   } else {
@@ -101,27 +108,49 @@ export function moeReferenceForward(x: Float32Array, n: number, w: RefWeights, c
     } else if (cfg.router === 'stochastic') {
       choices = Array.from({length: n}, () => Array.from({length: e}, (_, j) => j));  // inference: all experts
     } else {
-      choices = scores.map(s => topIndices(s.map((v, j) => v + w.bias[j]), k));
-    }
-    const used = new Float64Array(e);
-    for (let i = 0; i < n; ++i) {
-      const chosen = choices[i];
-      let gates = chosen.map(j => scores[i][j]);
-      if (cfg.router === 'stochastic') gates = chosen.map(() => 1 / e);
-      else if (k > 1) {
-        const sum = gates.reduce((a, b) => a + b, 0);
-        gates = gates.map(g => g / sum);
-      }
-      chosen.forEach((j, slot) => {
-        counts[j] += 1;
-        if (cfg.capacity !== undefined && used[j] >= cfg.capacity) {
-          ++dropped;
-          return;
-        }
-        used[j] += 1;
-        addExpert(i, j, gates[slot]);
+      choices = scores.map(s => {
+        const biased = s.map((v, j) => v + w.bias[j]);
+        if (cfg.groups == null) return topIndices(biased, k);
+        // DeepSeek-V3's group limit: keep the groups with the largest sum of their two best biased scores.
+        const size = e / cfg.groups.numGroups;
+        const groupScore = Array.from({length: cfg.groups.numGroups}, (_, g) =>
+            Array.from(biased.slice(g * size, (g + 1) * size)).sort((a, b) => b - a).slice(0, 2)
+                .reduce((a, b) => a + b, 0));
+        const keptGroups = new Set(topIndices(groupScore, cfg.groups.topKGroups));
+        return topIndices(biased.map((v, j) => (keptGroups.has(Math.floor(j / size)) ? v : -Infinity)), k);
       });
     }
+    const gatesOf = choices.map((chosen, i) => {
+      if (cfg.router === 'stochastic') return chosen.map(() => 1 / e);
+      const g = chosen.map(j => scores[i][j]);
+      const sum = g.reduce((a, b) => a + b, 0);
+      return (cfg.normalize ?? k > 1) ? g.map(v => v / sum) : g;
+    });
+    // Which (token, slot) pairs keep a slot: per expert, its pairs in the drop policy's order, the first C.
+    const kept = choices.map(chosen => chosen.map(() => true));
+    if (cfg.capacity !== undefined) {
+      const policy = cfg.dropPolicy ?? 'position';
+      for (let ex = 0; ex < e; ++ex) {
+        const pairs: Array<[number, number]> = [];
+        choices.forEach((chosen, i) => chosen.forEach((j, slot) => { if (j === ex) pairs.push([i, slot]); }));
+        const key = ([i, slot]: [number, number]) =>
+            policy === 'slotMajor' ? [slot, i] : policy === 'score' ? [-gatesOf[i][slot], i * k + slot] : [i, slot];
+        pairs.sort((a, b) => key(a)[0] - key(b)[0] || key(a)[1] - key(b)[1]);
+        pairs.slice(cfg.capacity).forEach(([i, slot]) => { kept[i][slot] = false; ++dropped; });
+      }
+    }
+    choices.forEach((chosen, i) => {
+      let gates = gatesOf[i].map((g, slot) => (kept[i][slot] ? g : 0));
+      if (cfg.capacity !== undefined && cfg.renormalizeAfterDrop) {
+        const sum = gates.reduce((a, b) => a + b, 0);
+        gates = gates.map(g => g / Math.max(sum, 1.1920928955078125e-7));
+      }
+      gates = gates.map(g => g * (cfg.scale ?? 1));
+      chosen.forEach((j, slot) => {
+        counts[j] += 1;
+        if (kept[i][slot]) addExpert(i, j, gates[slot]);
+      });
+    });
   }
   if (cfg.s > 0 && w.shared1 && w.shared2) {
     for (let i = 0; i < n; ++i) {

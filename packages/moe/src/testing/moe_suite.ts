@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {ALL_ENVS, Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {backendTolerance, expectClose, seededRandom, uniformArray} from '@sluice/core/testing';
 
-import {expertCapacity, MixtureOfExpertsConfig, resolveConfig} from '../config';
+import {MixtureOfExpertsConfig, resolveConfig} from '../config';
 import {mixtureOfExperts, MixtureOfExperts} from '../mixture_of_experts';
 import {moeCallback} from '../callbacks';
 import {moeReferenceForward, RefConfig, RefWeights} from './moe_reference';
@@ -35,8 +35,30 @@ const CASES: Case[] = [
   {name: 'expertChoice', n: 10, d: 5,
    config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, router: 'expertChoice', capacityFactor: 1}},
   {name: 'sinkhorn k=2', n: 12, d: 5, config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, router: 'sinkhorn'}},
+  {name: 'topk sigmoid k=2 unnormalised gates, routedScalingFactor 2.5, shared expert (Glm4Moe-style)', n: 10, d: 5,
+   config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, activation: 'swiglu', scoring: 'sigmoid',
+            normalizeGates: false, routedScalingFactor: 2.5, sharedExperts: 1}},
+  {name: 'topk sigmoid k=3 normalised gates, routedScalingFactor 1.8', n: 9, d: 4,
+   config: {numExperts: 5, topK: 3, units: 3, hiddenUnits: 3, scoring: 'sigmoid', normalizeGates: true,
+            routedScalingFactor: 1.8}},
+  {name: 'topk softmax k=1 normalizeGates (Mixtral at k=1: every gate 1)', n: 8, d: 4,
+   config: {numExperts: 3, topK: 1, units: 3, hiddenUnits: 3, activation: 'swiglu', normalizeGates: true}},
+  {name: 'sinkhorn k=2 unnormalised gates', n: 8, d: 4,
+   config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 3, router: 'sinkhorn', normalizeGates: false}},
+  {name: 'expertChoice with routedScalingFactor 0.5', n: 8, d: 4,
+   config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 3, router: 'expertChoice', capacityFactor: 1,
+            routedScalingFactor: 0.5}},
   {name: 'stochastic (inference: every expert, gate 1/E)', n: 8, d: 4,
    config: {numExperts: 3, topK: 1, units: 3, hiddenUnits: 4, router: 'stochastic'}},
+  {name: 'topk k=2 capacity, slot-major drops, gates renormalised after drops', n: 17, d: 5,
+   config: {numExperts: 3, topK: 2, units: 4, hiddenUnits: 3, activation: 'relu', capacityFactor: 0.6,
+            dropPolicy: 'slotMajor', renormalizeAfterDrop: true}},
+  {name: 'topk k=2 capacity, score drops (batch-prioritized)', n: 15, d: 4,
+   config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, capacityFactor: 0.5, dropPolicy: 'score'}},
+  {name: 'topk k=1 capacity raised by minCapacity', n: 12, d: 4,
+   config: {numExperts: 4, topK: 1, units: 3, hiddenUnits: 4, capacityFactor: 0.1, minCapacity: 2}},
+  {name: 'sigmoid k=3, 8 experts in 4 groups, 2 kept (DeepSeek-V3 group limit)', n: 11, d: 5,
+   config: {numExperts: 8, topK: 3, units: 3, hiddenUnits: 4, scoring: 'sigmoid', numGroups: 4, topKGroups: 2}},
 ];
 
 function weightOf(layer: MixtureOfExperts, name: string): tf.Tensor|undefined {
@@ -57,11 +79,17 @@ async function refWeights(layer: MixtureOfExperts): Promise<RefWeights> {
 
 function refConfig(config: MixtureOfExpertsConfig, n: number, d: number): RefConfig {
   const r = resolveConfig(config);
-  const capacity = r.router === 'expertChoice' ?
-      Math.max(1, Math.ceil((r.capacityFactor || 1) * n * r.topK / r.numExperts)) :
-      expertCapacity(r, n);
+  // Written from the definition, in float64 rationals small enough to be exact here: ⌈f·N·k/E⌉ with f as decimal.
+  const exactCeil = (f: number) => {
+    const scale = 1e6;
+    return Math.ceil(Math.round(f * scale) * n * r.topK / (scale * r.numExperts) - 1e-12);
+  };
+  const capacity = r.router === 'expertChoice' ? Math.max(1, r.minCapacity, exactCeil(r.capacityFactor || 1)) :
+      r.capacityFactor === 0 ? undefined : Math.max(r.minCapacity, exactCeil(r.capacityFactor));
   return {e: r.numExperts, k: r.topK, d, h: r.hiddenUnits, u: r.units, s: r.sharedExperts, activation: r.activation,
-          router: r.router, scoring: r.scoring, capacity, sinkhornIterations: r.sinkhornIterations};
+          router: r.router, scoring: r.scoring, capacity, sinkhornIterations: r.sinkhornIterations,
+          normalize: r.normalizeGates, scale: r.routedScalingFactor,
+          dropPolicy: r.dropPolicy, renormalizeAfterDrop: r.renormalizeAfterDrop, groups: r.groups};
 }
 
 export function describeMixtureOfExpertsConformance(constraints: Constraints = ALL_ENVS) {
@@ -70,11 +98,6 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
 
     for (const c of CASES) {
       it(`${c.name}: forward matches the float64 dense reference (N=${c.n}, D=${c.d})`, async () => {
-        // expertChoice routes with fixed-size expert buckets, so only token-choice capacity needs the read.
-        if (c.config.capacityFactor && c.config.router !== 'expertChoice' && tf.getBackend() === 'webgpu') {
-          return pending('capacity needs a synchronous read of the kept-row count, which webgpu does not offer ' +
-                         '(the layer throws a clear error there; dropless routing is tested)');
-        }
         const layer = mixtureOfExperts({...c.config, seed: 11});
         const x = uniformArray(seededRandom(5), c.n * c.d, -1, 1);
         const before = tf.memory().numTensors;
@@ -169,6 +192,7 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
           layer.apply(x, {training: true});
         });
         layer.calculateLosses().forEach(l => l.dispose());
+        layer.endStep();  // one optimizer step per call here
         const m = (await layer.readMetrics())!;
         if (steps === 0) first = m.maxViolation;
         if (m.maxViolation < 0.2) break;
@@ -261,8 +285,11 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       ]});
       const model = build();
       const x = tf.tensor2d(uniformArray(seededRandom(19), 20 * 5, -1, 1), [20, 5]);
-      for (let i = 0; i < 3; ++i) tf.tidy(() => void model.apply(x, {training: true}));
       const moe = model.layers[0] as MixtureOfExperts;
+      for (let i = 0; i < 3; ++i) {
+        tf.tidy(() => void model.apply(x, {training: true}));
+        moe.endStep();
+      }
       const bias = await moe.selectionBiasValues();
       expect(bias.some(b => b !== 0)).toBe(true);
       let saved: tf.io.ModelArtifacts|undefined;
@@ -279,24 +306,55 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       loaded.dispose();
     });
 
+    it('getConfig round-trips normalizeGates and routedScalingFactor (fromConfig gives the same outputs)', async () => {
+      const config: MixtureOfExpertsConfig = {numExperts: 4, topK: 2, units: 3, hiddenUnits: 4, scoring: 'sigmoid',
+                                              normalizeGates: false, routedScalingFactor: 2.5, seed: 4};
+      const layer = mixtureOfExperts(config);
+      const x = tf.tensor2d(uniformArray(seededRandom(23), 6 * 5, -1, 1), [6, 5]);
+      const y = layer.apply(x) as tf.Tensor;
+      const saved = layer.getConfig();
+      expect([saved['normalizeGates'], saved['routedScalingFactor']]).toEqual([false, 2.5]);
+      const copy = tf.serialization.SerializationMap.getMap().classNameMap[MixtureOfExperts.className];
+      const clone = copy[1](copy[0], {...saved, name: undefined} as unknown as tf.serialization.ConfigDict) as MixtureOfExperts;
+      expect([clone.moe.normalizeGates, clone.moe.routedScalingFactor]).toEqual([false, 2.5]);
+      clone.apply(x);
+      clone.setWeights(layer.getWeights());
+      const z = clone.apply(x) as tf.Tensor;
+      expect(Array.from(await z.data())).toEqual(Array.from(await y.data()));
+      tf.dispose([x, y, z]);
+      layer.dispose();
+      clone.dispose();
+    });
+
     const BAD: Array<[string, unknown, RegExp]> = [
       ['topK > numExperts', {numExperts: 2, topK: 3, units: 2, hiddenUnits: 2}, /topK must be <= numExperts \(2\), got 3/],
-      ['numExperts 0', {numExperts: 0, units: 2, hiddenUnits: 2}, /numExperts must be a positive integer, got 0/],
-      ['units negative', {numExperts: 2, units: -1, hiddenUnits: 2}, /units must be a positive integer, got -1/],
+      ['numExperts 0', {numExperts: 0, units: 2, hiddenUnits: 2}, /numExperts must be an integer >= 1, got 0/],
+      ['units negative', {numExperts: 2, units: -1, hiddenUnits: 2}, /units must be an integer >= 1, got -1/],
       ['hiddenUnits fractional', {numExperts: 2, units: 2, hiddenUnits: 1.5},
-       /hiddenUnits must be a positive integer, got 1.5/],
+       /hiddenUnits must be an integer, got 1.5/],
       ['unknown router', {numExperts: 2, units: 2, hiddenUnits: 2, router: 'hash'},
-       /router must be one of 'topk', 'expertChoice', 'sinkhorn', 'stochastic', got 'hash'/],
+       /router must be one of 'topk', 'expertChoice', 'sinkhorn', 'stochastic', got "hash"/],
       ['unknown activation', {numExperts: 2, units: 2, hiddenUnits: 2, activation: 'tanh'},
-       /activation must be one of 'gelu', 'relu', 'swiglu', got 'tanh'/],
+       /activation must be one of 'gelu', 'relu', 'swiglu', got "tanh"/],
       ['capacityFactor < 0', {numExperts: 2, units: 2, hiddenUnits: 2, capacityFactor: -0.5},
-       /capacityFactor must be a finite number >= 0, got -0.5/],
+       /capacityFactor must be >= 0, got -0.5/],
       ['unknown scoring', {numExperts: 2, units: 2, hiddenUnits: 2, scoring: 'tanh'}, /scoring must be one of/],
       ['negative aux loss', {numExperts: 2, units: 2, hiddenUnits: 2, balance: {auxLoss: -1}},
-       /balance.auxLoss must be a finite number >= 0, got -1/],
+       /balance.auxLoss must be >= 0, got -1/],
       ['unknown balance field', {numExperts: 2, units: 2, hiddenUnits: 2, balance: {auxloss: 1}},
-       /balance.auxloss must be one of/],
+       /balance.auxloss must be one of the known options/],
       ['unknown field', {numExperts: 2, units: 2, hiddenUnits: 2, topk: 2}, /config.topk must be one of the known/],
+      ['normalizeGates not a boolean', {numExperts: 2, units: 2, hiddenUnits: 2, normalizeGates: 1},
+       /mixtureOfExperts: normalizeGates must be a boolean, got 1/],
+      ['normalizeGates with expertChoice', {numExperts: 2, units: 2, hiddenUnits: 2, router: 'expertChoice',
+                                             normalizeGates: true},
+       /normalizeGates must be unset with router 'expertChoice'/],
+      ['routedScalingFactor 0', {numExperts: 2, units: 2, hiddenUnits: 2, routedScalingFactor: 0},
+       /mixtureOfExperts: routedScalingFactor must be a finite number > 0, got 0/],
+      ['routedScalingFactor NaN', {numExperts: 2, units: 2, hiddenUnits: 2, routedScalingFactor: NaN},
+       /mixtureOfExperts: routedScalingFactor must be a finite number > 0, got NaN/],
+      ['routedScalingFactor a string', {numExperts: 2, units: 2, hiddenUnits: 2, routedScalingFactor: '2'},
+       /routedScalingFactor must be a finite number > 0, got "2"/],
       ['bias update with a non-topk router', {numExperts: 2, units: 2, hiddenUnits: 2, router: 'sinkhorn',
                                               balance: {biasUpdateRate: 0.1}}, /biasUpdateRate must be 0 unless/],
     ];
