@@ -248,8 +248,9 @@ export type {ClassifierLayout};
  * (uniforms cOffset: the view's first class, cStride: its row length).
  */
 export function classifierAt(layout: ClassifierLayout, n: string, k: string): string {
-  return layout === 'vd' ? `C[(uniforms.cOffset + ${n}) * uniforms.dim + ${k}]` :
-                           `C[${k} * uniforms.cStride + uniforms.cOffset + ${n}]`;
+  // n and k may be sums ('d0 + dd'): parenthesised before they are scaled.
+  return layout === 'vd' ? `C[(uniforms.cOffset + (${n})) * uniforms.dim + (${k})]` :
+                           `C[(${k}) * uniforms.cStride + uniforms.cOffset + (${n})]`;
 }
 
 /**
