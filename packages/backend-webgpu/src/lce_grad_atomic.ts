@@ -1,3 +1,7 @@
+/**
+ * The host side of the atomic backward (`LceGradAtomicProgram`); its float32
+ * accumulation order (atomic adds: not deterministic) is stated in that file.
+ */
 import type {TensorInfo} from '@tensorflow/tfjs-core';
 
 import type {GpuScratch} from './gpu_scratch';

@@ -11,6 +11,8 @@
  *   u0 = −g·maxSup·w_y / V_u,  u1 = −g·ls / V_u,
  * the label coefficient −g(1 − ls)·w_y, the argmax coefficient g·maxSup·w_y,
  * and the label and argmax (as f32: exact below 2^24).
+ *
+ * Accumulation: none (per-token arithmetic in float32).
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 
