@@ -15,6 +15,11 @@ export interface RowView {
   offset: number;
 }
 
+/** Columns [offset, offset + count) of a rank-2 `info` whose rows are `stride` long. */
+export interface ColumnView extends RowView {
+  stride: number;
+}
+
 function bytesOf(shape: number[]): number {
   return util.sizeFromShape(shape) * 4;
 }
@@ -83,6 +88,42 @@ export class GpuScratch {
     return {info: copy, offset: 0};
   }
 
+  /**
+   * Columns of a rank-2 input (a [D, V] classifier's classes): the tensor
+   * itself when it fits one binding, else a [rows, count] copy made of one
+   * contiguous run per row (a copy, not a transpose).
+   */
+  columns(info: TensorInfo, start: number, count: number): ColumnView {
+    const [rows, cols] = info.shape;
+    if (this.fitsBinding(info.shape)) {
+      return {info, offset: start, stride: cols};
+    }
+    const copy = this.allocate([rows, count], info.dtype);
+    this.copyColumns(info, start, copy, 0, count);
+    return {info: copy, offset: 0, stride: count};
+  }
+
+  /** Columns [srcCol, srcCol + count) of every row of `src` to columns [dstCol, …) of `dst` (same row count). */
+  copyColumns(src: TensorInfo, srcCol: number, dst: TensorInfo, dstCol: number, count: number) {
+    const rows = src.shape[0], srcCols = src.shape[1], dstCols = dst.shape[1];
+    if (count === 0 || rows === 0) {
+      return;
+    }
+    const from = resourceOf(this.backend, src), to = resourceOf(this.backend, dst);
+    this.encode(encoder => {
+      for (let r = 0; r < rows; ++r) {
+        encoder.copyBufferToBuffer(from, (r * srcCols + srcCol) * 4, to, (r * dstCols + dstCol) * 4, count * 4);
+      }
+    });
+  }
+
+  /** A small intermediate with known values (uploaded when first bound). */
+  fromValues(values: Float32Array, shape: number[]): TensorInfo {
+    const info = this.backend.makeTensorInfo(shape, 'float32', values);
+    this.temps.add(info);
+    return info;
+  }
+
   /** Frees an intermediate (a view's copy included) early; inputs and outputs are left alone. */
   release(info: TensorInfo) {
     if (this.temps.delete(info)) {
@@ -146,12 +187,19 @@ export class GpuScratch {
   }
 }
 
+/** An output filled range by range: `target` gives where a program writes a range, `commit` puts it in place. */
+export interface OutputSink {
+  readonly info: TensorInfo;
+  target(start: number, count: number): RowView;
+  commit(view: RowView, start: number, count: number): void;
+}
+
 /**
  * An output of `shape` filled in row ranges: programs write straight into it
  * when it fits one binding, otherwise into a per-range buffer that is then
  * copied into place.
  */
-export class RowSink {
+export class RowSink implements OutputSink {
   readonly info: TensorInfo;
   private direct: boolean;
 
@@ -170,6 +218,35 @@ export class RowSink {
   commit(view: RowView, start: number, count: number) {
     if (view.info !== this.info) {
       this.scratch.copyRows(view.info, 0, this.info, start, count);
+      this.scratch.release(view.info);
+    }
+  }
+}
+
+/**
+ * An output of rank 2 filled in column ranges (a [D, V] gradient, class
+ * block by class block): programs write straight into it when it fits one
+ * binding, otherwise into a [rows, count] buffer then copied into place.
+ */
+export class ColumnSink implements OutputSink {
+  readonly info: TensorInfo;
+  private direct: boolean;
+
+  constructor(private scratch: GpuScratch, shape: number[]) {
+    this.info = scratch.allocate(shape, 'float32', true);
+    this.direct = scratch.fitsBinding(shape);
+  }
+
+  target(start: number, count: number): ColumnView {
+    if (this.direct) {
+      return {info: this.info, offset: start, stride: this.info.shape[1]};
+    }
+    return {info: this.scratch.allocate([this.info.shape[0], count], 'float32'), offset: 0, stride: count};
+  }
+
+  commit(view: RowView, start: number, count: number) {
+    if (view.info !== this.info) {
+      this.scratch.copyColumns(view.info, 0, this.info, start, count);
       this.scratch.release(view.info);
     }
   }

@@ -2,6 +2,9 @@
  * Backward pass, step 4 of each vocabulary block: dBias (+)= column sums of
  * the dz block. One thread per column walks the tokens; neighbouring threads
  * read neighbouring columns, so every load is coalesced.
+ *
+ * Accumulation, float32: per column, the chunk's tokens in order, added to
+ * the target (successive token chunks in order).
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 

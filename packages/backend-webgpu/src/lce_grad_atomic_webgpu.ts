@@ -4,12 +4,18 @@
  * recompute the logits, form dz in workgroup memory, and add dz·C_tile into
  * dE, dzᵀ·E_tile into dC and the column sums into dBias with float
  * compare-and-swap atomics, so no dz block ever reaches memory. Output: one
- * zero-initialised buffer [N·D (dE) | V·D (dC) | V (dBias)] of f32 bit patterns.
+ * zero-initialised buffer [N·D (dE) | V·D (dC, in the classifier's layout) |
+ * V (dBias)] of f32 bit patterns.
+ *
+ * Accumulation, float32: each logit is a dot product over D in 16-deep tiles
+ * (fma per step); each tile's contribution to a gradient entry is a sum over
+ * its 32 classes (dE) or tokens (dC, dBias) in order, and the tiles' sums
+ * reach memory in whatever order the atomics land: not deterministic.
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 import {TOKEN_FIELDS} from './lce_token_coef_webgpu';
-import {ACC_DECL, logitGradSnippet, logitLoadersSnippet, logitSnippet, tileCols,
-        tiledMatMulSnippet, tileKey, tileRows, TileShape} from './shader_util';
+import {ACC_DECL, classifierAt, ClassifierLayout, logitGradSnippet, logitLoadersSnippet, logitSnippet,
+        logitTileLayout, tileCols, tiledMatMulSnippet, tileKey, tileRows, TileShape} from './shader_util';
 
 /** 32×32 tiles: the dz tile, the matmul tiles and the reload tiles share 16 KiB. */
 export const ATOMIC_TILE: TileShape = {wgX: 8, wgY: 8, rm: 4, rn: 4, tk: 16};
@@ -22,14 +28,14 @@ export class LceGradAtomicProgram implements WebGPUProgram {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [ATOMIC_TILE.wgX, ATOMIC_TILE.wgY, 1];
   atomic = true;
-  uniforms = 'numTokens : i32, vocab : i32, dim : i32, softcap : f32, filterEps : f32,';
+  uniforms = 'numTokens : i32, vocab : i32, dim : i32, cOffset : i32, cStride : i32, softcap : f32, filterEps : f32,';
 
-  constructor(packedLength: number, tokens: number, vocab: number, private hasBias: boolean,
-              private softcap: boolean) {
-    this.variableNames = ['E', 'C', 'tok', ...(hasBias ? ['bias'] : [])];
+  constructor(packedLength: number, tokens: number, vocab: number, private hasBias: boolean, private softcap: boolean,
+              private layout: ClassifierLayout, private weighted: boolean) {
+    this.variableNames = ['E', 'C', 'tok', ...(hasBias ? ['bias'] : []), ...(weighted ? ['weights'] : [])];
     this.outputShape = [packedLength];
     this.dispatch = [Math.ceil(vocab / tileCols(ATOMIC_TILE)), Math.ceil(tokens / tileRows(ATOMIC_TILE)), 1];
-    this.shaderKey = `sluice_lceGradAtomic_${tileKey(ATOMIC_TILE)}_${hasBias}_${softcap}`;
+    this.shaderKey = `sluice_lceGradAtomic_${tileKey(ATOMIC_TILE)}_${layout}_${hasBias}_${softcap}_${weighted}`;
   }
 
   getUserCode(): string {
@@ -41,17 +47,17 @@ export class LceGradAtomicProgram implements WebGPUProgram {
     if (tm !== tn || rm !== rn || slice / wgX !== rn) {
       throw new Error(`LceGradAtomicProgram: square tiles with ${rn} slice columns per thread`);
     }
-    // One slice step: stage the operand's tn rows of the slice in \`rows\`, then each thread
-    // adds the dz-weighted sums of its rm output rows × rn slice columns into the target.
-    const accumulate = (o: {operand: string, stagedBase: string, stagedLimit: string, dzAt: string, ownBase: string,
-                            ownLimit: string, target: string}) => `
+    // One slice step: stage the operand's tn rows of the slice in \`rows\` (neighbouring threads read
+    // neighbouring addresses: along the slice, or along the rows when \`rowsContiguous\`), then each
+    // thread adds the dz-weighted sums of its rm output rows × rn slice columns into the target.
+    const accumulate = (o: {staged: (j: string, dd: string) => string, rowsContiguous: boolean, stagedBase: string,
+                            stagedLimit: string, dzAt: string, ownBase: string, ownLimit: string, target: string}) => `
       for (var l = 0; l < ${(tn * slice) / threads}; l++) {
         let i = i32(localIndex) + l * ${threads};
-        let j = i / ${slice};
-        let dd = i % ${slice};
+        ${o.rowsContiguous ? `let j = i % ${tn}; let dd = i / ${tn};` : `let j = i / ${slice}; let dd = i % ${slice};`}
         var value = 0.0;
         if (${o.stagedBase} + j < ${o.stagedLimit} && d0 + dd < uniforms.dim) {
-          value = ${o.operand}[(${o.stagedBase} + j) * uniforms.dim + d0 + dd];
+          value = ${o.staged(`${o.stagedBase} + j`, 'd0 + dd')};
         }
         rows[j * ${slice + 1} + dd] = value;
       }
@@ -70,11 +76,12 @@ export class LceGradAtomicProgram implements WebGPUProgram {
         }
       }
       workgroupBarrier();`;
+    const dv = this.layout === 'dv';
     return `
   ${logitSnippet(this.hasBias, this.softcap, '0')}
-  ${logitGradSnippet(t, TOKEN_FIELDS, this.softcap)}
-  ${logitLoadersSnippet('0', '0')}
-  ${tiledMatMulSnippet(t, 'k', 'k')}
+  ${logitGradSnippet(t, TOKEN_FIELDS, this.softcap, this.weighted, '0')}
+  ${logitLoadersSnippet('0', this.layout)}
+  ${tiledMatMulSnippet(t, 'k', logitTileLayout(this.layout))}
   var<workgroup> dzs : array<f32, ${tm * (tn + 1)}>;
   var<workgroup> rows : array<f32, ${Math.max(tm, tn) * (slice + 1)}>;
 
@@ -114,11 +121,15 @@ export class LceGradAtomicProgram implements WebGPUProgram {
     for (var s = 0; s < slices; s++) {
       let d0 = s * ${slice};
       // dE[m0 + i, d0 + d] += Σ_j dz[i, j] · C[n0 + j, d0 + d]
-      ${accumulate({operand: 'C', stagedBase: 'n0', stagedLimit: 'uniforms.vocab', dzAt: `dzs[own * ${tn + 1} + j]`,
-                    ownBase: 'm0', ownLimit: 'uniforms.numTokens', target: '(m0 + own) * uniforms.dim + d0 + dd'})}
-      // dC[n0 + j, d0 + d] += Σ_i dz[i, j] · E[m0 + i, d0 + d]
-      ${accumulate({operand: 'E', stagedBase: 'm0', stagedLimit: 'uniforms.numTokens', dzAt: `dzs[j * ${tn + 1} + own]`,
-                    ownBase: 'n0', ownLimit: 'uniforms.vocab', target: 'dCBase + (n0 + own) * uniforms.dim + d0 + dd'})}
+      ${accumulate({staged: (j, dd) => classifierAt(this.layout, j, dd), rowsContiguous: dv, stagedBase: 'n0',
+                    stagedLimit: 'uniforms.vocab', dzAt: `dzs[own * ${tn + 1} + j]`, ownBase: 'm0',
+                    ownLimit: 'uniforms.numTokens', target: '(m0 + own) * uniforms.dim + d0 + dd'})}
+      // dC[n0 + j, d0 + d] += Σ_i dz[i, j] · E[m0 + i, d0 + d] (at [d0 + d, n0 + j] for 'dv')
+      ${accumulate({staged: (j, dd) => `E[(${j}) * uniforms.dim + ${dd}]`, rowsContiguous: false, stagedBase: 'm0',
+                    stagedLimit: 'uniforms.numTokens', dzAt: `dzs[j * ${tn + 1} + own]`, ownBase: 'n0',
+                    ownLimit: 'uniforms.vocab',
+                    target: dv ? 'dCBase + (d0 + dd) * uniforms.vocab + n0 + own' :
+                                 'dCBase + (n0 + own) * uniforms.dim + d0 + dd'})}
     }
     ${this.hasBias ? `
     if (i32(localIndex) < ${tn} && n0 + i32(localIndex) < uniforms.vocab) {

@@ -1,17 +1,20 @@
 /**
  * Backward pass, step 1 of each vocabulary block: recompute the logits tile
- * by tile and write dL/dx for the block, [tokens, block]:
- *   dz = p·(g(1 + 2·zLoss·lse) + dLse) − g(ls + maxSup)/V − g(1 − ls)[j = y] + g·maxSup[j = argmax]
- * times the softcap derivative 1 − (z/s)², with g = dLosses (0 for ignored
- * tokens); the per-token coefficients come packed from `LceTokenCoefProgram`. A tile whose softmax stays below `filterEps` for every token, and
- * that holds no label or argmax of its tokens, is written as zeros and flagged,
- * so the two matmul passes that follow skip it. Flags (1 = skip) follow the
- * block in the same buffer, one per [tile row, tile column].
+ * by tile and write dL/dx for the block, [tokens, block]: the epilogue of
+ * `logitGradSnippet` (dz from the packed per-token coefficients of
+ * `LceTokenCoefProgram`, exactly 0 at masked classes), times the softcap
+ * derivative. A tile whose softmax stays below `filterEps` for every token,
+ * and that holds no label or argmax of its tokens, is written as zeros and
+ * flagged, so the two matmul passes that follow skip it. Flags (1 = skip)
+ * follow the block in the same buffer, one per [tile row, tile column].
+ *
+ * Accumulation: each logit is one float32 dot product over D, in 32-deep
+ * tiles, each tile in feature order (fma per step); no other reduction.
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 import {TOKEN_FIELDS} from './lce_token_coef_webgpu';
-import {ACC_DECL, logitGradSnippet, logitLoadersSnippet, logitSnippet, TILE, tileCols,
-        tiledMatMulSnippet, tileKey, tileRows} from './shader_util';
+import {ACC_DECL, ClassifierLayout, logitGradSnippet, logitLoadersSnippet, logitSnippet, logitTileLayout, TILE,
+        tileCols, tiledMatMulSnippet, tileKey, tileRows} from './shader_util';
 
 export class LceGradLogitsProgram implements WebGPUProgram {
   variableNames: string[];
@@ -20,18 +23,16 @@ export class LceGradLogitsProgram implements WebGPUProgram {
   dispatchLayout = {x: [1], y: [0]};
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [TILE.wgX, TILE.wgY, 1];
-  uniforms = 'numTokens : i32, eRow : i32, biasRow : i32, vocab : i32, cRow : i32, dim : i32, vocabOffset : i32, softcap : f32, ' +
-      'filterEps : f32,';
+  uniforms = 'numTokens : i32, eRow : i32, biasRow : i32, vocab : i32, cOffset : i32, cStride : i32, dim : i32, ' +
+      'vocabOffset : i32, softcap : f32, filterEps : f32,';
 
-  constructor(blockLength: number, tokens: number, block: number, private hasBias: boolean,
-              private softcap: boolean) {
-    this.variableNames = ['E', 'C', 'tok'];
-    if (hasBias) {
-      this.variableNames.push('bias');
-    }
+  /** `weighted`: the smoothing term reads classWeights (binding `weights`, rows as the bias's). */
+  constructor(blockLength: number, tokens: number, block: number, private hasBias: boolean, private softcap: boolean,
+              private layout: ClassifierLayout, private weighted: boolean) {
+    this.variableNames = ['E', 'C', 'tok', ...(hasBias ? ['bias'] : []), ...(weighted ? ['weights'] : [])];
     this.outputShape = [blockLength];
     this.dispatch = [Math.ceil(block / tileCols(TILE)), Math.ceil(tokens / tileRows(TILE)), 1];
-    this.shaderKey = `sluice_lceGradLogits_${tileKey(TILE)}_${hasBias}_${softcap}`;
+    this.shaderKey = `sluice_lceGradLogits_${tileKey(TILE)}_${layout}_${hasBias}_${softcap}_${weighted}`;
   }
 
   getUserCode(): string {
@@ -39,9 +40,9 @@ export class LceGradLogitsProgram implements WebGPUProgram {
     const tm = tileRows(TILE), tn = tileCols(TILE);
     return `
   ${logitSnippet(this.hasBias, this.softcap, 'uniforms.biasRow')}
-  ${logitGradSnippet(TILE, TOKEN_FIELDS, this.softcap)}
-  ${logitLoadersSnippet('uniforms.eRow', 'uniforms.cRow')}
-  ${tiledMatMulSnippet(TILE, 'k', 'k')}
+  ${logitGradSnippet(TILE, TOKEN_FIELDS, this.softcap, this.weighted, 'uniforms.biasRow')}
+  ${logitLoadersSnippet('uniforms.eRow', this.layout)}
+  ${tiledMatMulSnippet(TILE, 'k', logitTileLayout(this.layout))}
 
   ${main()} {
     let tx = i32(localId.x);

@@ -8,8 +8,9 @@ import type {KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
 import {ranges} from '@sluice/core/internal';
 
 import {DeviceBudget, deviceBudget} from './device_budget';
-import {GpuScratch, runGuarded} from './gpu_scratch';
+import {ColumnView, GpuScratch, runGuarded} from './gpu_scratch';
 import type {WebGPUBackend} from './internal';
+import type {ClassifierLayout} from './shader_util';
 import {PARTIAL_FIELDS} from './linear_cross_entropy_webgpu';
 import {TILE, tileCols, tileRows} from './shader_util';
 
@@ -109,26 +110,46 @@ export function gradBlock(v: number, d: number, chunkTokens: number, vocabChunk:
   return Math.max(block, 1);
 }
 
+/** V: the classifier's classes in either layout ([V, D] or [D, V]). */
+export function vocabOf(classifier: TensorInfo, layout: ClassifierLayout): number {
+  return layout === 'dv' ? classifier.shape[1] : classifier.shape[0];
+}
+
 /** The shape an error message names: what was attempted. */
-export function lceShape(inputs: {embeddings: TensorInfo, classifier: TensorInfo}): string {
+export function lceShape(inputs: {embeddings: TensorInfo, classifier: TensorInfo}, layout: ClassifierLayout): string {
   const [n, d] = inputs.embeddings.shape;
-  return `N=${n}, D=${d}, V=${inputs.classifier.shape[0]}`;
+  return `N=${n}, D=${d}, V=${vocabOf(inputs.classifier, layout)}${layout === 'dv' ? ' (classifier [D, V])' : ''}`;
+}
+
+/**
+ * Classes [start, start + count) of the classifier as a program binds them
+ * (uniforms cOffset = offset, cStride = stride; see `classifierAt`): rows of
+ * [V, D], or columns of [D, V] (copied per row when the whole does not fit a
+ * binding; never transposed).
+ */
+export function classifierView(scratch: GpuScratch, c: TensorInfo, layout: ClassifierLayout, start: number,
+                               count: number): ColumnView {
+  if (layout === 'dv') {
+    return scratch.columns(c, start, count);
+  }
+  return {...scratch.rows(c, start, count), stride: c.shape[1]};
 }
 
 /**
  * The webgpu config of a linear cross-entropy kernel: `body` runs guarded
  * (`runGuarded`: intermediates freed and the shape named on failure).
  */
-export function lceKernelConfig<I extends {embeddings: TensorInfo, classifier: TensorInfo}, A>(
+export function lceKernelConfig<I extends {embeddings: TensorInfo, classifier: TensorInfo},
+                                A extends {classifierLayout: ClassifierLayout}>(
     kernelName: string, body: (scratch: GpuScratch, inputs: I, attrs: A) => TensorInfo[]): KernelConfig {
   return {
     kernelName,
     backendName: 'webgpu',
     kernelFunc: ({inputs, backend, attrs}) => {
-      const typed = inputs as unknown as I;
+      const typed = inputs as unknown as I, typedAttrs = attrs as unknown as A;
       const webgpu = backend as WebGPUBackend;
-      return runGuarded(webgpu, kernelName, lceShape(typed), () => deviceBudget(webgpu),
-                        scratch => body(scratch, typed, attrs as unknown as A));
+      return runGuarded(webgpu, kernelName, lceShape(typed, typedAttrs.classifierLayout), () => deviceBudget(webgpu),
+                        scratch => body(scratch, typed, typedAttrs));
     },
   };
 }

@@ -1,8 +1,9 @@
 /**
  * webgpu-only checks of the linear cross-entropy kernels: the paths that
- * only huge N or V reach on real hardware (classifier, embeddings and
- * gradients split across bindings, dispatches split across the workgroup
- * limit), forced at small shapes through the budget flags; the atomic
+ * only huge N or V reach on real hardware (classifier rows or [D, V]
+ * columns, embeddings and gradients split across bindings, dispatches split
+ * across the workgroup limit), forced at small shapes through the budget
+ * flags, with every option of the contract; the atomic
  * backward; NaN rows for out-of-range labels on the GPU; and failures that
  * must leave nothing behind.
  */
@@ -59,36 +60,57 @@ describeWithFlags('linearCrossEntropy webgpu kernels', WEBGPU, env => {
     expect(tf.getKernel(SluiceLinearCrossEntropyGrad, 'webgpu')).toBeDefined();
   });
 
+  // Two problems per setting: a [V, D] classifier with every option, and a
+  // [D, V] one with masked classes (inside and at the end of the vocabulary),
+  // classWeights and every option, whose entropy is checked too.
+  const PROBLEMS: Array<{name: string, layout: 'vd'|'dv', masked: Array<[number, number]>, weighted: boolean}> = [
+    {name: "all options", layout: 'vd', masked: [], weighted: false},
+    {name: "all options, classifier [D, V], masked classes, classWeights", layout: 'dv',
+     masked: [[40, 75], [290, 301]], weighted: true},
+  ];
   for (const setting of SETTINGS) {
-    it(`match float64 with ${setting.name} (N=${N}, V=${V}, D=${D}, all options)`, () => withFlags(setting.flags, async () => {
-      const rand = seededRandom(101);
-      const embeddings = uniformArray(rand, N * D).map(x => 2 * x);
-      const classifier = uniformArray(rand, V * D);
-      const labels = randomLabels(rand, N, V, -100, 0.2);
-      const bias = uniformArray(rand, V, -1, 1);
-      const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
-      const ref = {n: N, d: D, v: V, embeddings, classifier, labels, bias, ...options};
-      const fwd = lceReferenceForward(ref);
-      const e = tf.tensor2d(embeddings, [N, D]), c = tf.tensor2d(classifier, [V, D]);
-      const y = tf.tensor1d(labels, 'int32'), b = tf.tensor1d(bias);
-      const weights = uniformArray(seededRandom(102), N, 0.5, 1.5);
-      const w = tf.tensor1d(weights);
-      const before = tf.memory().numTensors;
-      const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => {
-        const opts: LinearCrossEntropyOptions = {...options, bias: bb as tf.Tensor1D, reduction: 'none'};
-        return tf.sum(tf.mul(linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, y, opts) as tf.Tensor, w));
-      })([e, c, b]);
-      const {lse} = linearCrossEntropy(e, c, y, {...options, bias: b, returnLse: true});
-      const expected = lceReferenceBackward(ref, fwd, weights);
-      expectClose(await value.data(), [fwd.losses.reduce((acc, l, i) => acc + l * weights[i], 0)], tol, 'loss');
-      expectClose(await lse.data(), fwd.lse, tol, 'lse');
-      expectClose(await grads[0].data(), expected.dEmbeddings, tol, 'dEmbeddings');
-      expectClose(await grads[1].data(), expected.dClassifier, tol, 'dClassifier');
-      expectClose(await grads[2].data(), expected.dBias, tol, 'dBias');
-      tf.dispose([value, ...grads, lse]);
-      expect(tf.memory().numTensors).toBe(before + 1);  // the lse's loss companion
-      tf.dispose([e, c, y, b, w]);
-    }));
+    for (const problem of PROBLEMS) {
+      it(`match float64 with ${setting.name} (N=${N}, V=${V}, D=${D}, ${problem.name})`, () =>
+         withFlags(setting.flags, async () => {
+        const rand = seededRandom(101);
+        const isMasked = (j: number) => problem.masked.some(([a, b]) => j >= a && j < b);
+        const unmasked = Array.from({length: V}, (_, j) => j).filter(j => !isMasked(j));
+        const embeddings = uniformArray(rand, N * D).map(x => 2 * x);
+        const classifierVD = uniformArray(rand, V * D);
+        const labels = randomLabels(rand, N, unmasked.length, -100, 0.2).map(y => y < 0 ? y : unmasked[y]);
+        const bias = uniformArray(rand, V, -1, 1).map((x, j) => isMasked(j) ? -Infinity : x);
+        const classWeights = problem.weighted ? uniformArray(rand, V, 0.25, 2) : undefined;
+        // [D, V]: element (k, j) is classifierVD[j, k].
+        const classifier = problem.layout === 'vd' ? classifierVD :
+            Float32Array.from({length: V * D}, (_, i) => classifierVD[(i % V) * D + Math.floor(i / V)]);
+        const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
+        const ref = {n: N, d: D, v: V, embeddings, classifier, classifierLayout: problem.layout, labels, bias,
+                     classWeights, ...options};
+        const fwd = lceReferenceForward(ref);
+        const e = tf.tensor2d(embeddings, [N, D]);
+        const c = tf.tensor2d(classifier, problem.layout === 'vd' ? [V, D] : [D, V]);
+        const y = tf.tensor1d(labels, 'int32'), b = tf.tensor1d(bias);
+        const cw = classWeights ? tf.tensor1d(classWeights) : undefined;
+        const upstream = uniformArray(seededRandom(102), N, 0.5, 1.5);
+        const w = tf.tensor1d(upstream);
+        const opts: LinearCrossEntropyOptions = {...options, classifierLayout: problem.layout, reduction: 'none',
+                                                 ...(cw ? {classWeights: cw} : {})};
+        const before = tf.memory().numTensors;
+        const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) =>
+            tf.sum(tf.mul(linearCrossEntropy(ee, cc, y, {...opts, bias: bb}) as tf.Tensor, w)) as tf.Scalar)([e, c, b]);
+        const extras = linearCrossEntropy(e, c, y, {...opts, bias: b, returnLse: true, returnEntropy: true});
+        const expected = lceReferenceBackward(ref, fwd, upstream);
+        expectClose(await value.data(), [fwd.losses.reduce((acc, l, i) => acc + l * upstream[i], 0)], tol, 'loss');
+        expectClose(await extras.lse.data(), fwd.lse, tol, 'lse');
+        expectClose(await extras.entropy.data(), fwd.entropy, tol, 'entropy');
+        expectClose(await grads[0].data(), expected.dEmbeddings, tol, 'dEmbeddings');
+        expectClose(await grads[1].data(), expected.dClassifier, tol, 'dClassifier');
+        expectClose(await grads[2].data(), expected.dBias, tol, 'dBias');
+        tf.dispose([value, ...grads, extras.loss, extras.lse, extras.entropy]);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([e, c, y, b, w, ...(cw ? [cw] : [])]);
+      }));
+    }
   }
 
   // Labels computed on the GPU are not read back by the op (see core's host_values.ts), so a label

@@ -4,6 +4,7 @@
  * layout) that each program wraps with its own loaders and epilogue, plus the
  * small numeric helpers the epilogues share.
  */
+import type {ClassifierLayout} from '@sluice/core';
 
 /** Tile geometry, fixed at compile time (part of every shaderKey). */
 export interface TileShape {
@@ -238,29 +239,61 @@ export function operandLoadersSnippet(a: OperandLoader, b: OperandLoader): strin
   return loader('mmA', 'm : i32, k : i32', a) + loader('mmB', 'k : i32, n : i32', b);
 }
 
+/** Which classifier layout a program reads: 'vd' = [V, D] rows, 'dv' = [D, V] (a dense kernel, read as it is). */
+export type {ClassifierLayout};
+
 /**
- * Loaders of the logits E·Cᵀ for `tiledMatMulSnippet(t, 'k', 'k')`: A(m, k) =
- * E[eRow + m, k], B(k, n) = C[cRow + n, k] (both D-contiguous), with the
- * uniforms numTokens, vocab (columns of this dispatch) and dim. `eRow` and
- * `cRow` are WGSL expressions: the first row of each binding's view.
+ * Element (class n, feature k) of the classifier view C as a WGSL
+ * expression: 'vd' C[(cOffset + n)·dim + k]; 'dv' C[k·cStride + cOffset + n]
+ * (uniforms cOffset: the view's first class, cStride: its row length).
  */
-export function logitLoadersSnippet(eRow: string, cRow: string): string {
-  return operandLoadersSnippet(
-      {inRange: 'm < uniforms.numTokens && k < uniforms.dim', value: `E[(${eRow} + m) * uniforms.dim + k]`},
-      {inRange: 'n < uniforms.vocab && k < uniforms.dim', value: `C[(${cRow} + n) * uniforms.dim + k]`});
+export function classifierAt(layout: ClassifierLayout, n: string, k: string): string {
+  // n and k may be sums ('d0 + dd'): parenthesised before they are scaled.
+  return layout === 'vd' ? `C[(uniforms.cOffset + (${n})) * uniforms.dim + (${k})]` :
+                           `C[(${k}) * uniforms.cStride + uniforms.cOffset + (${n})]`;
 }
 
 /**
- * The final logit of a matmul output, in two steps so that the forward can
- * see a NaN before the cap (whose sign() may drop it):
- *   sluicePreCap(acc, col)  acc + bias[biasRow + col] (with a bias),
- *   sluiceCap(x)            softcap(x) with uniforms.softcap (with a softcap), else x.
+ * Loaders of the logits E·Cᵀ for `tiledMatMulSnippet(t, 'k', logitTileLayout(layout))`:
+ * A(m, k) = E[eRow + m, k], B(k, n) = classifier (class n, feature k), with
+ * the uniforms numTokens, vocab (classes of this dispatch), dim, cOffset and
+ * cStride. `eRow` is a WGSL expression: the first row of E's view.
+ */
+export function logitLoadersSnippet(eRow: string, layout: ClassifierLayout): string {
+  return operandLoadersSnippet(
+      {inRange: 'm < uniforms.numTokens && k < uniforms.dim', value: `E[(${eRow} + m) * uniforms.dim + k]`},
+      {inRange: 'n < uniforms.vocab && k < uniforms.dim', value: classifierAt(layout, 'n', 'k')});
+}
+
+/** The contiguous index of the logits' B operand: features for 'vd', classes for 'dv'. */
+export function logitTileLayout(layout: ClassifierLayout): OperandLayout {
+  return layout === 'vd' ? 'k' : 'mn';
+}
+
+/** `sluiceIsNegInf(x)`: x is −Inf, by its bits (a masked class's bias; immune to fast-math folding). */
+export const NEG_INF_SNIPPET = `
+  fn sluiceIsNegInf(x : f32) -> bool {
+    return bitcast<u32>(x) == 0xff800000u;
+  }
+`;
+
+/**
+ * The final logit of a matmul output. A class is masked when its bias is
+ * −Inf (decided on the bias, so a softcap cannot turn it into −s):
+ *   sluiceLogitAt(acc, col)  SluiceLogit(x = acc + bias[biasRow + col], masked),
+ *   sluiceCap(x)             softcap(x) with uniforms.softcap (with a softcap), else x,
+ * kept apart so that the forward can see a NaN before the cap (whose sign() may drop it).
  */
 export function logitSnippet(hasBias: boolean, softcap: boolean, biasRow: string): string {
   return `
   ${softcap ? SOFTCAP_SNIPPET : ''}
-  fn sluicePreCap(acc : f32, col : i32) -> f32 {
-    return ${hasBias ? `acc + bias[${biasRow} + col]` : 'acc'};
+  ${NEG_INF_SNIPPET}
+  struct SluiceLogit {
+    x : f32, masked : bool,
+  }
+  fn sluiceLogitAt(acc : f32, col : i32) -> SluiceLogit {
+    ${hasBias ? `let b = bias[${biasRow} + col];
+    return SluiceLogit(acc + b, sluiceIsNegInf(b));` : 'return SluiceLogit(acc, false);'}
   }
   fn sluiceCap(x : f32) -> f32 {
     return ${softcap ? 'sluiceSoftcap(x, uniforms.softcap)' : 'x'};
@@ -298,25 +331,29 @@ const TILE_KEEP_SNIPPET = `
 
 /**
  * The backward's epilogue: dL/dx of a tile of logits, from each token's
- * packed coefficients (`LceTokenCoefProgram`, `tokenFields` floats per token
+ * packed coefficients (`LceTokenCoefProgram`: `tokenFields` floats per token
  * in `tok`) and `logitSnippet`'s functions:
  *   sluiceTokenCoef(row, vocabOffset)  the coefficients of token `row`, read once per row;
- *   sluiceLogitGrad(acc, col, t)       dz = p·softmax + uniform (+ label, + argmax at
- *                                      their columns), times the softcap's derivative;
- *                                      keep = the value matters for the softmax filter
- *                                      (p ≥ uniforms.filterEps, a label or argmax
- *                                      column, or NaN: a bad label's row is never dropped);
+ *   sluiceLogitGrad(acc, col, t)       dz = p·A + u0 + u1·w_col (+ label, + argmax at
+ *                                      their columns), times the softcap's derivative,
+ *                                      exactly 0 at a masked class; keep = the value
+ *                                      matters for the softmax filter (p ≥ uniforms.filterEps,
+ *                                      a label or argmax column, or NaN: a bad label's row
+ *                                      is never dropped);
  *   sluiceDzTile(&acc, m0, n0, vocabOffset)  the thread's t.rm × t.rn logits of `mmRun`'s
  *                                      tile at (m0, n0) replaced by dz (0 outside uniforms
  *                                      numTokens × vocab); returns whether any thread of the
  *                                      workgroup keeps the tile (uniform: it has barriers).
- * `col` is the column in this dispatch; labels and argmax are in vocabulary
- * indices, so vocabOffset (the dispatch's first column) is subtracted once.
+ * `weighted`: u1 is scaled by classWeights[biasRow + col] (binding `weights`);
+ * else u0 + u1 is one uniform term. `col` is the column in this dispatch;
+ * labels and argmax are vocabulary indices, so vocabOffset (the dispatch's
+ * first class) is subtracted once per row.
  */
-export function logitGradSnippet(t: TileShape, tokenFields: number, softcap: boolean): string {
+export function logitGradSnippet(t: TileShape, tokenFields: number, softcap: boolean, weighted: boolean,
+                                 biasRow: string): string {
   return `
   struct SluiceTokenCoef {
-    lse : f32, softmax : f32, uniformTerm : f32, label : f32, argmax : f32, labelCol : i32, argCol : i32,
+    lse : f32, softmax : f32, u0 : f32, u1 : f32, label : f32, argmax : f32, labelCol : i32, argCol : i32,
   }
   struct SluiceDz {
     value : f32, keep : bool,
@@ -324,13 +361,17 @@ export function logitGradSnippet(t: TileShape, tokenFields: number, softcap: boo
   ${TILE_KEEP_SNIPPET}
   fn sluiceTokenCoef(row : i32, vocabOffset : i32) -> SluiceTokenCoef {
     let o = row * ${tokenFields};
-    return SluiceTokenCoef(tok[o], tok[o + 1], tok[o + 2], tok[o + 3], tok[o + 4], i32(tok[o + 5]) - vocabOffset,
-                           i32(tok[o + 6]) - vocabOffset);
+    return SluiceTokenCoef(tok[o], tok[o + 1], tok[o + 2], tok[o + 3], tok[o + 4], tok[o + 5],
+                           i32(tok[o + 6]) - vocabOffset, i32(tok[o + 7]) - vocabOffset);
   }
   fn sluiceLogitGrad(acc : f32, col : i32, t : SluiceTokenCoef) -> SluiceDz {
-    let z = sluiceCap(sluicePreCap(acc, col));
+    let l = sluiceLogitAt(acc, col);
+    if (l.masked) {
+      return SluiceDz(0.0, false);
+    }
+    let z = sluiceCap(l.x);
     let p = exp(z - t.lse);
-    var dz = p * t.softmax + t.uniformTerm;
+    var dz = p * t.softmax + ${weighted ? `t.u0 + t.u1 * weights[${biasRow} + col]` : '(t.u0 + t.u1)'};
     var keep = p >= uniforms.filterEps;
     if (col == t.labelCol) {
       dz = dz + t.label;

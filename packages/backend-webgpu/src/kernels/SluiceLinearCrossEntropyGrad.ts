@@ -1,92 +1,128 @@
+/**
+ * Outputs [dEmbeddings [N, D], dClassifier in the classifier's layout, dBias
+ * [V]]; see `SluiceLinearCrossEntropyGrad` in @sluice/core. Two-pass default:
+ * per vocabulary block and token chunk, `LceGradLogitsProgram` writes the dz
+ * block, then `LceGradMatMulProgram` adds dz·C into dE and dzᵀ·E into dC
+ * (Eᵀ·dz for a [D, V] classifier) and `LceBiasGradProgram` the column sums
+ * into dBias. The float32 accumulation order of each is stated in its file.
+ */
 import {env, KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
-import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs, SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
+import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs,
+        SluiceLinearCrossEntropyGradInputs} from '@sluice/core';
+import {ranges} from '@sluice/core/internal';
 
 import {SLUICE_WEBGPU_LCE_BACKWARD} from '../flags_webgpu';
-import {GpuScratch, RowSink, RowView} from '../gpu_scratch';
+import {ColumnSink, ColumnView, GpuScratch, OutputSink, RowSink, RowView} from '../gpu_scratch';
 import type {ProgramUniform} from '../internal';
 import {LceBiasGradProgram} from '../lce_bias_grad_webgpu';
-import {gradBlockLength, LceGradLogitsProgram} from '../lce_grad_logits_webgpu';
-import {LceTokenCoefProgram, TOKEN_FIELDS} from '../lce_token_coef_webgpu';
-import {LceGradMatMulKind, LceGradMatMulProgram} from '../lce_grad_matmul_webgpu';
-import {ranges} from '@sluice/core/internal';
-import {gradBlock, lceKernelConfig, tokenChunk} from '../lce_plan';
-import {TILE, tileCols} from '../shader_util';
-
+import {classStats} from '../lce_class_stats_webgpu';
 import {lceGradAtomic} from '../lce_grad_atomic';
+import {gradBlockLength, LceGradLogitsProgram} from '../lce_grad_logits_webgpu';
+import {LceGradMatMulKind, LceGradMatMulProgram} from '../lce_grad_matmul_webgpu';
+import {classifierView, gradBlock, lceKernelConfig, tokenChunk, vocabOf} from '../lce_plan';
+import {LceTokenCoefProgram, TOKEN_FIELDS} from '../lce_token_coef_webgpu';
+import {TILE, tileCols, tileRows} from '../shader_util';
 import {f32, i32} from '../uniforms';
 
+/** What every part of one backward call shares. */
+export interface GradCall {
+  inputs: SluiceLinearCrossEntropyGradInputs;
+  attrs: SluiceLinearCrossEntropyGradAttrs;
+  v: number;
+  /** classWeights when given (w_y, and w_c in the smoothing term). */
+  weights?: TensorInfo;
+  /** [V_u, S] (`classStats`). */
+  stats: TensorInfo;
+  /** The dz epilogue scales the smoothing term by w_c (classWeights and label smoothing). */
+  weightedUniform: boolean;
+}
+
 /**
- * The per-token coefficients of one token chunk, [nt, 8], from the five [N]
- * inputs (bound at one shared offset: they fit a binding, or are copied, together).
+ * The per-token coefficients of one token chunk, [nt, TOKEN_FIELDS], from the
+ * five [N] inputs (bound at one shared offset: they fit a binding, or are
+ * copied, together), the class statistics and the weights.
  */
-export function tokenCoefficients(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyGradInputs,
-                                  attrs: SluiceLinearCrossEntropyGradAttrs, t0: number, nt: number): TensorInfo {
+export function tokenCoefficients(scratch: GpuScratch, call: GradCall, t0: number, nt: number): TensorInfo {
+  const {inputs, attrs} = call;
   const views = (['labels', 'lse', 'argmax', 'dLosses', 'dLse'] as const).map(k => scratch.rows(inputs[k], t0, nt));
   const coef = scratch.allocate([nt, TOKEN_FIELDS], 'float32');
   const uniforms: ProgramUniform[] = [
     i32(nt), i32(views[0].offset), f32(attrs.labelSmoothing), f32(attrs.zLoss), f32(attrs.maxSup),
-    i32(attrs.ignoreIndex), f32(1 / inputs.classifier.shape[0]), i32(inputs.classifier.shape[0]),
+    i32(attrs.ignoreIndex), i32(call.v),
   ];
-  scratch.backend.runWebGPUProgram(new LceTokenCoefProgram(nt), views.map(view => view.info), 'float32', uniforms,
-                                   coef);
+  scratch.backend.runWebGPUProgram(new LceTokenCoefProgram(nt, call.weights != null),
+                                   [...views.map(view => view.info), call.stats, ...(call.weights ? [call.weights] : [])],
+                                   'float32', uniforms, coef);
   views.forEach(view => scratch.release(view.info));
   return coef;
 }
 
 /**
  * The softmax filter can only drop what is negligible: with label smoothing
- * or MaxSup every column also carries the uniform −g(ls + α)/V term, which no
- * block may lose, so filtering is off then.
+ * or MaxSup every column also carries a uniform term, which no block may
+ * lose, so filtering is off then.
  */
 export function effectiveFilterEps(attrs: SluiceLinearCrossEntropyGradAttrs): number {
   return attrs.labelSmoothing + attrs.maxSup > 0 ? 0 : attrs.gradFilterEps;
 }
 
-function runGradMatMul(scratch: GpuScratch, kind: LceGradMatMulKind, dz: TensorInfo, other: RowView,
-                       target: RowView, nt: number, block: number, d: number, accumulate: boolean) {
-  const colChunk = scratch.budget.maxWorkgroups * tileCols(TILE);
+/**
+ * One dz matmul into `target`, D cut into dispatch-limit chunks: along the
+ * output columns for dE and dC, along the output rows for dCt.
+ */
+function runGradMatMul(scratch: GpuScratch, kind: LceGradMatMulKind, call: GradCall, dz: TensorInfo,
+                       other: ColumnView|RowView, target: ColumnView|RowView, nt: number, block: number, d: number,
+                       accumulate: boolean) {
+  const layout = call.attrs.classifierLayout;
+  const transposed = kind === 'dCt';
+  const dChunk = scratch.budget.maxWorkgroups * (transposed ? tileRows(TILE) : tileCols(TILE));
   const rows = kind === 'dE' ? nt : block;
-  for (const [c0, cols] of ranges(d, colChunk)) {
-    const program = new LceGradMatMulProgram(target.info.shape, rows, cols, kind);
+  const stride = (view: ColumnView|RowView) => 'stride' in view ? view.stride : d;
+  for (const [d0, dCount] of ranges(d, dChunk)) {
+    const program = transposed ? new LceGradMatMulProgram(target.info.shape, dCount, block, kind) :
+                                 new LceGradMatMulProgram(target.info.shape, rows, dCount, kind, layout);
     const uniforms: ProgramUniform[] = [
-      i32(nt), i32(block), i32(d), i32(other.offset), i32(target.offset), i32(c0), i32(accumulate ? 1 : 0),
+      i32(nt), i32(block), i32(d), i32(kind === 'dE' ? 0 : other.offset), i32(kind === 'dE' ? other.offset : 0),
+      i32(kind === 'dE' ? stride(other) : 0), i32(target.offset), i32(stride(target)), i32(d0), i32(accumulate ? 1 : 0),
     ];
     scratch.backend.runWebGPUProgram(program, [dz, other.info], 'float32', uniforms, target.info);
   }
 }
 
-function backwardTwoPass(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyGradInputs,
-                         attrs: SluiceLinearCrossEntropyGradAttrs): TensorInfo[] {
-  const {embeddings: e, classifier: c, bias} = inputs;
+function backwardTwoPass(scratch: GpuScratch, call: GradCall): TensorInfo[] {
+  const {inputs: {embeddings: e, classifier: c, bias}, attrs, v} = call;
+  const layout = attrs.classifierLayout;
   const [n, d] = e.shape;
-  const v = c.shape[0];
   const backend = scratch.backend;
   const dE = new RowSink(scratch, [n, d], 'float32');
-  const dC = new RowSink(scratch, [v, d], 'float32');
+  const dC: OutputSink = layout === 'dv' ? new ColumnSink(scratch, [d, v]) : new RowSink(scratch, [v, d], 'float32');
   const dB = bias ? new RowSink(scratch, [v], 'float32') : undefined;
   const chunk = tokenChunk(n, d, scratch.budget);
   const block = gradBlock(v, d, chunk, attrs.vocabChunk, scratch.budget);
   const tokenChunks = ranges(n, chunk);
   const dETargets = tokenChunks.map(([t0, nt]) => dE.target(t0, nt));
   const filterEps = effectiveFilterEps(attrs);
+  const classInputs = [bias, call.weightedUniform ? call.weights : undefined].filter((t): t is TensorInfo => t != null);
 
   ranges(v, block).forEach(([v0, bl], blockIndex) => {
-    const cView = scratch.rows(c, v0, bl);
-    const bView = bias ? scratch.rows(bias, v0, bl) : undefined;
+    const cView = classifierView(scratch, c, layout, v0, bl);
+    const classViews = classInputs.map(t => scratch.rows(t, v0, bl));
     const dCTarget = dC.target(v0, bl);
     const dBTarget = dB?.target(v0, bl);
     tokenChunks.forEach(([t0, nt], chunkIndex) => {
       const eView = scratch.rows(e, t0, nt);
-      const tokens = tokenCoefficients(scratch, inputs, attrs, t0, nt);
+      const tokens = tokenCoefficients(scratch, call, t0, nt);
       const dz = scratch.allocate([gradBlockLength(nt, bl)], 'float32');
-      const logits = new LceGradLogitsProgram(dz.shape[0], nt, bl, bView != null, attrs.softcap > 0);
+      const logits = new LceGradLogitsProgram(dz.shape[0], nt, bl, bias != null, attrs.softcap > 0, layout,
+                                              call.weightedUniform);
       const uniforms: ProgramUniform[] = [
-        i32(nt), i32(eView.offset), i32(bView?.offset ?? 0), i32(bl), i32(cView.offset), i32(d), i32(v0), f32(attrs.softcap), f32(filterEps),
+        i32(nt), i32(eView.offset), i32(classViews[0]?.offset ?? 0), i32(bl), i32(cView.offset), i32(cView.stride),
+        i32(d), i32(v0), f32(attrs.softcap), f32(filterEps),
       ];
-      backend.runWebGPUProgram(logits, [eView.info, cView.info, tokens, ...(bView ? [bView.info] : [])], 'float32',
-                               uniforms, dz);
-      runGradMatMul(scratch, 'dE', dz, cView, dETargets[chunkIndex], nt, bl, d, blockIndex > 0);
-      runGradMatMul(scratch, 'dC', dz, eView, dCTarget, nt, bl, d, chunkIndex > 0);
+      backend.runWebGPUProgram(logits, [eView.info, cView.info, tokens, ...classViews.map(view => view.info)],
+                               'float32', uniforms, dz);
+      runGradMatMul(scratch, 'dE', call, dz, cView, dETargets[chunkIndex], nt, bl, d, blockIndex > 0);
+      runGradMatMul(scratch, layout === 'dv' ? 'dCt' : 'dC', call, dz, eView, dCTarget, nt, bl, d, chunkIndex > 0);
       if (dBTarget) {
         const program = new LceBiasGradProgram(dBTarget.info.shape, bl);
         backend.runWebGPUProgram(program, [dz], 'float32',
@@ -103,10 +139,7 @@ function backwardTwoPass(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyGr
     if (dB && dBTarget) {
       dB.commit(dBTarget, v0, bl);
     }
-    scratch.release(cView.info);
-    if (bView) {
-      scratch.release(bView.info);
-    }
+    [cView, ...classViews].forEach(view => scratch.release(view.info));
   });
   tokenChunks.forEach(([t0, nt], i) => dE.commit(dETargets[i], t0, nt));
   return [dE.info, dC.info, ...(dB ? [dB.info] : [])];
@@ -116,19 +149,31 @@ function backward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyGradInput
                   attrs: SluiceLinearCrossEntropyGradAttrs): TensorInfo[] {
   const {embeddings: e, classifier: c, bias} = inputs;
   const [n, d] = e.shape;
-  const v = c.shape[0];
+  const v = vocabOf(c, attrs.classifierLayout);
   if (n === 0) {
-    return [scratch.outputFromValues([0, d], 'float32'), scratch.outputFromValues([v, d], 'float32'),
+    return [scratch.outputFromValues([0, d], 'float32'), scratch.outputFromValues(c.shape, 'float32'),
             ...(bias ? [scratch.outputFromValues([v], 'float32')] : [])];
   }
+  const weights = attrs.hasClassWeights ? inputs.classWeights : undefined;
+  if (weights != null) {
+    scratch.assertBindable('classWeights', weights.shape);  // w_y is gathered by label
+  }
+  const smooth = attrs.labelSmoothing > 0;
+  const call: GradCall = {
+    inputs, attrs, v, weights, weightedUniform: smooth && weights != null,
+    // V_u and S: only the smoothing and maxSup terms use them.
+    stats: classStats(scratch, v, smooth || attrs.maxSup > 0 ? bias : undefined, smooth ? weights : undefined),
+  };
   if (env().get(SLUICE_WEBGPU_LCE_BACKWARD) === 'atomic') {
-    const outputs = lceGradAtomic(scratch, inputs, attrs, effectiveFilterEps(attrs),
-                                  (t0, nt) => tokenCoefficients(scratch, inputs, attrs, t0, nt));
+    const outputs = lceGradAtomic(scratch, call, effectiveFilterEps(attrs),
+                                  (t0, nt) => tokenCoefficients(scratch, call, t0, nt));
     if (outputs != null) {
       return outputs;
     }
   }
-  return backwardTwoPass(scratch, inputs, attrs);
+  return backwardTwoPass(scratch, call);
 }
 
-export const sluiceLinearCrossEntropyGradConfig: KernelConfig = lceKernelConfig<SluiceLinearCrossEntropyGradInputs, SluiceLinearCrossEntropyGradAttrs>(SluiceLinearCrossEntropyGrad, backward);
+export const sluiceLinearCrossEntropyGradConfig: KernelConfig =
+    lceKernelConfig<SluiceLinearCrossEntropyGradInputs, SluiceLinearCrossEntropyGradAttrs>(
+        SluiceLinearCrossEntropyGrad, backward);
