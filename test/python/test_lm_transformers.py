@@ -28,6 +28,9 @@ from safetensors.torch import load_file
 
 import sluice_node as node
 
+sys.path.insert(0, os.path.join(node.ROOT, 'packages', 'demo', 'tools'))
+from transformers_fixture import randomize  # noqa: E402 (the demo's fixture writer: one weight recipe)
+
 TOLERANCE = 1e-4
 LOSS_TOLERANCE = 1e-5
 # GPT-2's vocabulary (the exported tokenizer's) and layers a few units wide (multiples of 4: transformers'
@@ -140,19 +143,6 @@ for _preset in FIELDS:
     for _what in ('loads', 'logits', 'loss'):
         setattr(ExportedModel, f'test_{_preset}_{_what}',
                 lambda self, p=_preset, w=_what: getattr(self, f'check_{w}')(p))
-
-
-def randomize(model, seed):
-    """Every weight non-trivial (norms near 1, Glm4Moe's e_score_correction_bias too), as a trained model's."""
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for key, t in model.state_dict().items():
-            if key.endswith('norm.weight'):
-                t.copy_(1 + 0.3 * torch.randn_like(t))
-            elif key.endswith('e_score_correction_bias'):
-                t.copy_(0.3 * torch.randn_like(t))
-            else:
-                t.copy_(0.4 * torch.randn_like(t))
 
 
 # transformers configs of small vocabularies (import does not need GPT-2's; the trainer would).

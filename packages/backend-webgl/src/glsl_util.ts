@@ -1,5 +1,16 @@
 /** GLSL snippets shared by the sluice webgl programs. */
 
+import type {UniformType} from './internal';
+
+/**
+ * The uniforms of every program that walks one vocabulary chunk of logits
+ * (the two folds and the dz program): the chunk's first class and the
+ * softcap. A fresh array per program, as each tfjs program keeps its own.
+ */
+export function chunkUniforms(): Array<{name: string, type: UniformType}> {
+  return [{name: 'vocabStart', type: 'int'}, {name: 'softcap', type: 'float'}];
+}
+
 /**
  * `softcap(x, s)` = s·tanh(x / s), identity when s <= 0 (a runtime uniform,
  * so one compiled program serves every cap). tanh is written through

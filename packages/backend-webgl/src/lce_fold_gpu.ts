@@ -23,8 +23,8 @@
  * (online max/sum-exp: a new max rescales the running Σexp once); Σz and
  * Σ w z are plain running sums; no pairwise merging.
  */
-import type {GPGPUProgram, UniformType} from './internal';
-import {MASK_SNIPPET, PACKED_PICK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
+import {chunkUniforms, MASK_SNIPPET, PACKED_PICK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
+import type {GPGPUProgram} from './internal';
 
 /** Lowest finite float32: exp(it − z) underflows to 0 for any finite z. */
 const NEG_INIT = '-3.4028234e38';
@@ -60,10 +60,7 @@ export class LceFoldProgram implements GPGPUProgram {
   userCode: string;
   packedInputs = true;
   packedOutput = true;
-  customUniforms = [
-    {name: 'vocabStart', type: 'int' as UniformType},
-    {name: 'softcap', type: 'float' as UniformType},
-  ];
+  customUniforms = chunkUniforms();
 
   /** `first`: no earlier state (compile-time: the input list differs). */
   constructor(tokens: number, chunk: number, first: boolean) {
@@ -102,10 +99,7 @@ export class LceFoldExtrasProgram implements GPGPUProgram {
   userCode: string;
   packedInputs = true;
   packedOutput = true;
-  customUniforms = [
-    {name: 'vocabStart', type: 'int' as UniformType},
-    {name: 'softcap', type: 'float' as UniformType},
-  ];
+  customUniforms = chunkUniforms();
 
   /**
    * Inputs: logits, state (after this chunk's fold), the previous extras

@@ -23,7 +23,7 @@
  * expression evaluated left to right.
  */
 import type {GPGPUProgram, UniformType} from './internal';
-import {AS_INT_SNIPPET, MASK_SNIPPET, PACKED_PICK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
+import {AS_INT_SNIPPET, chunkUniforms, MASK_SNIPPET, PACKED_PICK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
 
 /**
  * Per token, packed [N, 2, 4]: texel (i, 0, 0) = (lse, P, Y, label) and
@@ -82,10 +82,7 @@ export class LceGradLogitsProgram implements GPGPUProgram {
   userCode: string;
   packedInputs = true;
   packedOutput = true;
-  customUniforms = [
-    {name: 'vocabStart', type: 'int' as UniformType},
-    {name: 'softcap', type: 'float' as UniformType},
-  ];
+  customUniforms = chunkUniforms();
 
   /** `weighted`: the packed [1, V] classWeights are an input (read for the U1·w_c term). */
   constructor(tokens: number, chunk: number, weighted: boolean) {

@@ -18,10 +18,9 @@
  */
 import type {ExpertDropPolicy} from '@sluice/core';
 
-import {getMainHeaderString as main, webgpu_util, WebGPUProgram} from './internal';
+import {FlatProgram} from './flat_program';
+import {getMainHeaderString as main} from './internal';
 import {NEG_SNIPPET} from './shader_util';
-
-const WORKGROUP: [number, number, number] = [64, 1, 1];
 
 /** Uniforms every capacity program gets, in this order. */
 export const CAPACITY_UNIFORMS =
@@ -37,24 +36,17 @@ const INPUTS: Record<CapacityStep, string[]> = {
   gather: ['x', 'slotRows', 'offsets'],
 };
 
-export class ExpertCapacityProgram implements WebGPUProgram {
+export class ExpertCapacityProgram extends FlatProgram {
   variableNames: string[];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: {x: number[]};
-  dispatch: [number, number, number];
-  workgroupSize = WORKGROUP;
   uniforms = CAPACITY_UNIFORMS;
 
   /** `threads`: how many invocations the step runs (its output size for counts, fill and gather). */
   constructor(private step: CapacityStep, outShape: number[], threads: number,
               private policy: ExpertDropPolicy = 'position') {
+    super(outShape, threads);
     // 'place' reads the gates only to rank by score.
     this.variableNames = step === 'place' && policy !== 'score' ? ['indices', 'rows', 'offsets'] : INPUTS[step];
-    this.outputShape = outShape;
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(outShape);
-    // One invocation per thread, over a flat range that may differ from the output's size.
-    this.dispatch = webgpu_util.computeDispatch({x: [0]}, [threads], WORKGROUP);
     this.shaderKey = `sluice_expertCapacity_${step}${step === 'place' ? `_${policy}` : ''}`;
   }
 

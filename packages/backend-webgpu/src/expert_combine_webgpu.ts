@@ -4,28 +4,21 @@
  * sourceRows, and each output element sums its token's k slots in slot
  * order, out[t, h] = Σ_s gates[t, s] · y[inv[t·k + s], h]: deterministic.
  */
-import {getMainHeaderString as main, webgpu_util, WebGPUProgram} from './internal';
-
-const WORKGROUP: [number, number, number] = [64, 1, 1];
+import {FlatProgram} from './flat_program';
+import {getMainHeaderString as main} from './internal';
 
 export type InverseStep = 'fill'|'scatter';
 
 /** inv [P]: 'fill' writes −1 everywhere, 'scatter' writes inv[sourceRows[r]] = r over the M rows. */
-export class CombineInverseProgram implements WebGPUProgram {
+export class CombineInverseProgram extends FlatProgram {
   variableNames: string[];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: {x: number[]};
-  dispatch: [number, number, number];
-  workgroupSize = WORKGROUP;
   uniforms = 'numPairs : i32, numRows : i32,';
 
   constructor(private step: InverseStep, pairs: number, rows: number) {
-    this.variableNames = step === 'fill' ? [] : ['sourceRows'];
-    this.outputShape = [pairs];
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(this.outputShape);
     // The scatter runs over the M rows, not the P outputs.
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, [step === 'fill' ? pairs : rows], WORKGROUP);
+    super([pairs], step === 'fill' ? pairs : rows);
+    this.variableNames = step === 'fill' ? [] : ['sourceRows'];
     this.shaderKey = `sluice_expertCombine_${step}`;
   }
 
@@ -48,20 +41,14 @@ export class CombineInverseProgram implements WebGPUProgram {
 }
 
 /** out [N, H], flat over its elements. */
-export class ExpertCombineProgram implements WebGPUProgram {
+export class ExpertCombineProgram extends FlatProgram {
   variableNames = ['y', 'inverse', 'gates'];
-  outputShape: number[];
   shaderKey = 'sluice_expertCombine_sum';
-  dispatchLayout: {x: number[]};
-  dispatch: [number, number, number];
-  workgroupSize = WORKGROUP;
   size = true;
   uniforms = 'k : i32, cols : i32,';
 
   constructor(n: number, h: number) {
-    this.outputShape = [n, h];
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(this.outputShape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, this.outputShape, WORKGROUP);
+    super([n, h]);
   }
 
   getUserCode(): string {

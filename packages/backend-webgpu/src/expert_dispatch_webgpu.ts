@@ -15,7 +15,8 @@
  * pairs sort after every expert, past offsets[E], and their rows read NaN.
  * Every step is deterministic (no order-dependent atomics on the output).
  */
-import {getMainHeaderString as main, webgpu_util, WebGPUProgram} from './internal';
+import {FlatProgram} from './flat_program';
+import {getMainHeaderString as main, WebGPUProgram} from './internal';
 import {FOLDED_INDEX_SNIPPET, foldedDispatch, workgroupLayout, workgroupScanSnippet} from './shader_util';
 
 /** Pairs per block of the count and scatter programs (one thread each). */
@@ -203,20 +204,14 @@ export class ExpertDispatchProgram implements WebGPUProgram {
  * dispatched[r, :] = x[sourceRows[r] / k, :], flat over the M·D outputs;
  * rows past offsets[E] (pairs with an out-of-range expert) are NaN.
  */
-export class DispatchGatherProgram implements WebGPUProgram {
+export class DispatchGatherProgram extends FlatProgram {
   variableNames = ['x', 'rows', 'offsets'];
-  outputShape: number[];
   shaderKey = 'sluice_expertDispatch_gather';
-  dispatchLayout: {x: number[]};
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
   size = true;
   uniforms = DISPATCH_UNIFORMS;
 
   constructor(m: number, d: number) {
-    this.outputShape = [m, d];
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(this.outputShape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, this.outputShape, this.workgroupSize);
+    super([m, d]);
   }
 
   getUserCode(): string {

@@ -42,6 +42,7 @@ async function main() {
   const software = /swiftshader|llvmpipe|software/i.test(gpu);
   const repeats = Number(params.get('repeats') ?? 2);
   const sweep = params.get('sweep') === '1';
+  const extrasOnly = params.get('extrasOnly') === '1';
   const shapes = shapesFrom(params, software);
   const maxTex = tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
   log(`webgl renderer: ${gpu}; max texture ${maxTex}; ${navigator.userAgent}`);
@@ -64,8 +65,13 @@ async function main() {
   const sections: string[] = [];
   for (const shape of shapes) {
     log(`shape ${describeShape(shape)}, forward + backward (dE, dC); ${beyond(shape)}`);
-    const rows = await benchCce(shape, repeats, log, {kernelLabel: 'fused kernel (@sluice/backend-webgl)'});
-    let section = `### linearCrossEntropy forward+backward on webgl, ${describeShape(shape)}\n\n${cceTable(shape, rows, gpu)}\n`;
+    let section = `### linearCrossEntropy forward+backward on webgl, ${describeShape(shape)}\n\n`;
+    if (!extrasOnly) {
+      const rows = await benchCce(shape, repeats, log, {kernelLabel: 'fused kernel (@sluice/backend-webgl)'});
+      section += `${cceTable(shape, rows, gpu)}\n`;
+    } else {
+      section += `Renderer: ${gpu}.\n`;
+    }
     // Each returned extra against plain fused CE, interleaved rounds (issue 18.2 / 18.7 on this backend too).
     const extrasRounds = Math.max(3, repeats);
     const extras = await benchCceExtras(shape, extrasRounds, log);

@@ -25,6 +25,9 @@ export const BENCH_FLAGS = {
                   help: 'cce: the real vocabularies V=50257,128256,151936,262144 at N=4096 D=256 (on a software ' +
                       'GPU N=512 D=64 webgl, N=256 D=64 webgpu): naive where it fits, fused, and the matMul floor ' +
                       'on cpu/tensorflow'},
+  'extras-only': {type: 'boolean',
+                  help: 'cce: only the table of returned extras, maxSup and classWeights vs plain fused CE ' +
+                      '(with --repeats rounds, at least 3)'},
   'mem-budget': {type: 'number', min: 0,
                  help: 'cce on cpu/tensorflow: GiB that naive (and the matMul floor) may use; an estimate above ' +
                      'it prints "does not fit" (default: 75% of the memory available at start)'},
@@ -50,6 +53,7 @@ const ONLY: Array<[flag: keyof typeof BENCH_FLAGS, when: (f: BenchFlags) => bool
   ['t', f => f.op === 'head', '--op head'],
   ['shapes', f => f.op === 'cce', '--op cce'],
   ['vocab-sweep', f => f.op === 'cce', '--op cce'],
+  ['extras-only', f => f.op === 'cce' && !f['vocab-sweep'], '--op cce without --vocab-sweep'],
   ['mem-budget', f => f.op === 'cce' && (f.backend === 'cpu' || f.backend === 'tensorflow'),
    '--op cce on --backend cpu or tensorflow'],
   ['webgpu-limits', f => f.backend === 'webgpu', '--backend webgpu'],

@@ -125,16 +125,35 @@ function fusedWithExtras(e: tf.Tensor2D, c: tf.Tensor2D, labels: tf.Tensor1D, ex
 
 export interface ExtrasRow {
   variant: string;
+  /** Best wall time over the rounds. */
   ms: number;
-  /** ms / the plain fused kernel's ms, measured in the same rounds. */
+  /** Median over the rounds of (this variant's wall time / plain fused CE's in the same round). */
   ratio: number;
+  /** Median over the rounds of the same ratio in process CPU time (Node only: undefined in a browser). */
+  cpuRatio?: number;
+}
+
+/** Process CPU time in ms (user + system, every thread: tfjs-node's and Dawn/SwiftShader's too), or undefined. */
+function cpuMs(): number|undefined {
+  const p = (globalThis as {process?: {cpuUsage?: () => {user: number, system: number}}}).process;
+  if (p?.cpuUsage == null) return undefined;
+  const {user, system} = p.cpuUsage();
+  return (user + system) / 1000;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /**
  * Each extra against plain fused CE (zLoss 1e-4 in both, so the z-loss term
- * itself is not what is measured), on the registered kernel: the variants run
- * interleaved, `rounds` times, and each keeps its best time, so a noisy
- * machine slows all of them alike.
+ * itself is not what is measured), on the registered kernel. Every round runs
+ * plain fused CE and then each variant; a variant's ratio is the median over
+ * rounds of its time over plain's in the same round, so a load that comes and
+ * goes between rounds cancels. In Node the same ratio is also taken in process
+ * CPU time, which other processes on the machine disturb far less than wall time.
  */
 export async function benchCceExtras(shape: CceShape, rounds: number, log: (s: string) => void): Promise<ExtrasRow[]> {
   if (tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) == null) return [];
@@ -142,23 +161,42 @@ export async function benchCceExtras(shape: CceShape, rounds: number, log: (s: s
   const classWeights = tf.add(tf.randomUniform([shape.v], 0, 1, 'float32', 5), 0.5) as tf.Tensor1D;
   const variants: Array<[string, Options]> = [['fused kernel (zLoss 1e-4)', {}],
                                                ...EXTRAS.map(([name, f]) => [name, f(classWeights)] as [string, Options])];
-  const best = variants.map(() => Infinity);
+  const run = async (options: Options) => {
+    const outs = fusedWithExtras(e, c, labels, options);
+    await Promise.all(outs.map(t => t.data()));
+    tf.dispose(outs);
+  };
+  // One untimed call each compiles its programs (GPU backends) before any round.
+  for (const [, options] of variants) await run(options);
+  const wall: number[][] = variants.map(() => []);
+  const cpu: number[][] = variants.map(() => []);
   for (let round = 0; round < rounds; ++round) {
-    for (let k = 0; k < variants.length; ++k) {
-      const start = performance.now();
-      const outs = fusedWithExtras(e, c, labels, variants[k][1]);
-      await Promise.all(outs.map(t => t.data()));
-      best[k] = Math.min(best[k], performance.now() - start);
-      tf.dispose(outs);
+    // The order rotates by one each round, so no variant always runs first (or after the same one).
+    for (let j = 0; j < variants.length; ++j) {
+      const k = (round + j) % variants.length;
+      const cpu0 = cpuMs(), start = performance.now();
+      await run(variants[k][1]);
+      wall[k].push(performance.now() - start);
+      const cpu1 = cpuMs();
+      if (cpu0 != null && cpu1 != null) cpu[k].push(cpu1 - cpu0);
     }
-    log(`  extras round ${round + 1}/${rounds}: ${variants.map((v, k) => `${v[0]} ${best[k].toFixed(0)} ms`).join(', ')}`);
+    log(`  extras round ${round + 1}/${rounds}: ${variants.map((v, k) => `${v[0]} ${wall[k][round].toFixed(0)} ms`).join(', ')}`);
   }
   tf.dispose([e, c, labels, classWeights]);
-  return variants.map(([variant], k) => ({variant, ms: best[k], ratio: best[k] / best[0]}));
+  const ratios = (times: number[][], k: number) => median(times[k].map((t, round) => t / times[0][round]));
+  return variants.map(([variant], k) => ({
+    variant, ms: Math.min(...wall[k]), ratio: ratios(wall, k),
+    cpuRatio: cpu[k].length === rounds ? ratios(cpu, k) : undefined,
+  }));
 }
 
 export function cceExtrasTable(rows: ExtrasRow[], rounds: number): string {
-  return [`Returned extras, maxSup and classWeights vs plain fused CE (best of ${rounds} interleaved rounds):`, '',
-          '| variant | time | vs fused kernel |', '|---|---|---|',
-          ...rows.map(r => `| ${r.variant} | ${(r.ms / 1000).toFixed(2)} s | ${r.ratio.toFixed(3)}× |`)].join('\n');
+  const withCpu = rows.every(r => r.cpuRatio != null);
+  return [`Returned extras, maxSup and classWeights vs plain fused CE (${rounds} rounds, each running plain fused CE ` +
+              `and every variant once, in an order rotated each round; ratios are medians over the rounds of the variant's time over plain's in the ` +
+              `same round${withCpu ? ', in wall time and in the process\'s CPU time' : ''}):`, '',
+          `| variant | best time | vs fused kernel (wall) |${withCpu ? ' vs fused kernel (CPU time) |' : ''}`,
+          `|---|---|---|${withCpu ? '---|' : ''}`,
+          ...rows.map(r => `| ${r.variant} | ${(r.ms / 1000).toFixed(2)} s | ${r.ratio.toFixed(3)}× |` +
+                          (withCpu ? ` ${r.cpuRatio!.toFixed(3)}× |` : ''))].join('\n');
 }

@@ -100,14 +100,16 @@ async function runCce(flags: BenchFlags, shapes: CceShape[], machine: string, ad
   let report = '';
   for (const shape of shapes) {
     console.log(`shape ${describeShape(shape)}, forward + backward (dE, dC)`);
-    const rows = await benchCce(shape, repeats, s => console.log(s + (adapter ? ` [${adapter}]` : '')));
-    const table = cceTable(shape, rows, adapter);
     let section = `### linearCrossEntropy forward+backward, ${describeShape(shape)}\n\n` +
-        `Machine: ${machine}. ${today()}.\n\n${table}\n`;
+        `Machine: ${machine}. ${today()}.\n\n`;
+    if (!flags['extras-only']) {
+      const rows = await benchCce(shape, repeats, s => console.log(s + (adapter ? ` [${adapter}]` : '')));
+      section += `${cceTable(shape, rows, adapter)}\n`;
+    }
     const extrasRounds = Math.max(3, repeats);
     const extras = await benchCceExtras(shape, extrasRounds, s => console.log(s));
     if (extras.length > 0) section += `\n${cceExtrasTable(extras, extrasRounds)}\n`;
-    if (flags.backend === 'webgpu') {
+    if (flags.backend === 'webgpu' && !flags['extras-only']) {
       const t = await forwardThroughput(shape, Math.max(repeats, 1));
       section += `\n| throughput | | | | adapter |\n|---|---|---|---|---|\n${throughputLine(shape, t, adapter!)}\n`;
     }

@@ -33,6 +33,21 @@ CASES = {
 }
 
 
+def randomize(model, seed=None):
+    """Every weight non-trivial (norms near 1, Glm4Moe's e_score_correction_bias too), as a trained model's.
+    Draws from torch's global generator, seeded first when `seed` is given. The python tests use it too."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    with torch.no_grad():
+        for key, tensor in model.state_dict().items():
+            if key.endswith('norm.weight'):
+                tensor.copy_(1 + 0.3 * torch.randn_like(tensor))
+            elif key.endswith('e_score_correction_bias'):
+                tensor.copy_(0.3 * torch.randn_like(tensor))
+            else:
+                tensor.copy_(0.4 * torch.randn_like(tensor))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name, (config_class, model_class, fields) in CASES.items():
@@ -42,14 +57,8 @@ def main():
         config._attn_implementation = 'eager'
         config._experts_implementation = 'eager'  # the per-expert loop of the modeling file
         model = model_class(config).eval()
+        randomize(model)
         with torch.no_grad():
-            for key, tensor in model.state_dict().items():
-                if key.endswith('norm.weight'):
-                    tensor.copy_(1 + 0.3 * torch.randn_like(tensor))
-                elif key.endswith('e_score_correction_bias'):
-                    tensor.copy_(0.3 * torch.randn_like(tensor))
-                else:
-                    tensor.copy_(0.4 * torch.randn_like(tensor))
             ids = torch.randint(0, config.vocab_size, (2, 7), generator=torch.Generator().manual_seed(3))
             logits = model(input_ids=ids).logits
         state = {k: {'shape': list(v.shape), 'values': v.reshape(-1).tolist()} for k, v in model.state_dict().items()}
