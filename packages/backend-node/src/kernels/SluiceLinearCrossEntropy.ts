@@ -13,7 +13,8 @@
  * reductions over the block's columns; blocks are then merged in one pass:
  * lse = max + log Σ_b Σexp_b·exp(max_b − max), a Sum over the [N, blocks]
  * statistics. Without a softcap Σ_U z and Σ_U w·z are linear: e · (Σ_U c, a
- * MatMul over V) + Σ_U b.
+ * MatMul over V) + Σ_U b. Without a real bias (attrs.hasBias false) nothing
+ * of the bias is read or multiplied.
  */
 import {KernelConfig, KernelFunc, Tensor, tidy} from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCrossEntropyInputs} from '@sluice/core';
@@ -22,7 +23,7 @@ import type {NodeJSKernelBackend} from '../internal';
 import {TfOps} from '../tf_ops';
 
 import {blockMaskAdd, classifierBlock, concatBlocks, Host, labelWeights, logitsAt, readHost, unmaskedClassSums,
-        vocabBlocks, whollyMasked, withBiasColumn} from './linear_cross_entropy_shared';
+        vocabBlocks, whollyMasked, withBiasColumn, withoutZeroBias} from './linear_cross_entropy_shared';
 
 // A type, not an interface: tidy() takes it as a TensorContainer.
 type BlockStats = {
@@ -103,8 +104,10 @@ function unmaskedSums(job: Job, stats: BlockStats[], scaledE: Tensor, v: number)
 }
 
 export const sluiceLinearCrossEntropy: KernelFunc = ({inputs, backend, attrs}) => {
-  const lceInputs = inputs as unknown as SluiceLinearCrossEntropyInputs;
   const lceAttrs = attrs as unknown as SluiceLinearCrossEntropyAttrs;
+  // hasBias false: the op's zeros bias is dropped here, so no block carries a bias column and the
+  // embeddings get no ones column (a missing hasBias is taken as true).
+  const lceInputs = withoutZeroBias(inputs as unknown as SluiceLinearCrossEntropyInputs, lceAttrs);
   const {embeddings, classifier, labels, bias, classWeights} = lceInputs;
   const {softcap, labelSmoothing: ls, zLoss, maxSup, vocabChunk, computeEntropy} = lceAttrs;
   const ops = new TfOps(backend as NodeJSKernelBackend);
