@@ -256,7 +256,7 @@ function blockGradients(ctx: Context, dC: Tensor|null): {dE: Tensor|null, dBias:
         dCB = ops.binary('AddV2', dCB, uniform);
       }
       dCB = withSparseRows(ctx, dCB, sparse.get(index));
-      const rows = ops.slice(dCB, [0, 0], [size, d]);
+      const rows = withBias ? ops.slice(dCB, [0, 0], [size, d]) : dCB;
       let part: Tensor|undefined;
       if (dv) {
         part = ops.transpose(rows, [1, 0]);
