@@ -3,29 +3,15 @@
  * loss (lse − z_y with z_y far above every other logit) is tiny and must never
  * come out negative. lse is built from float32 tile logits, so z_y has to be
  * the same float32 value: a float64 z_y that float32 rounds down would exceed
- * lse and give a loss of about −1e-6.
+ * lse and give a loss of about −1e-6. Every backend checks loss >= 0 in the
+ * contract suite; here the cpu kernel is held to 1e-4 of the loss itself.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {linearCrossEntropy, SLUICE_FORCE_COMPOSITE, SluiceLinearCrossEntropy} from '@sluice/core';
-import {backendTolerance, expectClose, lceReferenceForward, LceRefInput, seededRandom,
-        uniformArray} from '@sluice/core/testing';
+import {backendTolerance, confidentTokens, expectClose, lceReferenceForward, LceRefInput} from '@sluice/core/testing';
 
 const CPU: Constraints = {predicate: env => env.backendName === 'cpu'};
-
-/**
- * V = D = 8: class j's row is 20·onehot(j) plus noise, token i's embedding
- * onehot(i mod 8) plus noise, so z_y ≈ 20 and every other logit is near 0:
- * lse − z_y ≈ 7·e^−20 ≈ 1e-8, far below float32's ulp at 20 (1.9e-6).
- */
-function confidentTokens(n: number, seed: number): LceRefInput {
-  const v = 8, d = 8;
-  const rand = seededRandom(seed);
-  const classifier = uniformArray(rand, v * d, -0.5, 0.5).map((x, i) => x + (Math.floor(i / d) === i % d ? 20 : 0));
-  const labels = Int32Array.from({length: n}, (_, i) => i % v);
-  const embeddings = uniformArray(rand, n * d, -0.05, 0.05).map((x, i) => x + (labels[Math.floor(i / d)] === i % d ? 1 : 0));
-  return {n, v, d, embeddings, classifier, labels};
-}
 
 /** z_y in float64 from the float32 inputs (the old kernel's value), optionally capped. */
 function labelLogit64(r: LceRefInput, i: number, cap: number): number {

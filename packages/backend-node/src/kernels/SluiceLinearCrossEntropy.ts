@@ -156,7 +156,12 @@ export const sluiceLinearCrossEntropy: KernelFunc = ({inputs, backend, attrs}) =
       // A label at a masked class: z_y = −Inf, so its loss is +Inf (as PyTorch).
       labelLogit = ops.select(host.atMasked, ops.fill([], -Infinity), labelLogit);
     }
-    let loss = weighted(ops.withScalar('Mul', ops.binary('Sub', lse, labelLogit), 1 - ls));
+    // lse >= max_c z_c >= z_y exactly, but z_y is its own Mul + Sum, not the MatMul that fed lse: float32
+    // rounding can put it an ulp above lse, and a confident token's lse − z_y would read about −4e-6. Such a
+    // difference is rounding only, so it is taken as 0 (NaN and +Inf pass through the Less).
+    const gap = ops.binary('Sub', lse, labelLogit);
+    const labelTerm = ops.select(ops.withScalar('Less', gap, 0), ops.fill([], 0), gap);
+    let loss = weighted(ops.withScalar('Mul', labelTerm, 1 - ls));
     if (ls > 0 || maxSup > 0) {
       const [sumWZ, sumZ] = unmaskedSums(job, stats, scaledE, v);
       if (ls > 0) {

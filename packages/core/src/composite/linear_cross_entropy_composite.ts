@@ -320,7 +320,11 @@ export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Te
     const [sumZ, sumWZ] = needsUnmaskedSums(attrs) ? unmaskedSums(e2, c2, b1, vectors, state, attrs) : [null, null];
     const invVu = div(scalar(1), vectors.unmaskedCount);
     // (1 − ls)·w_y·(lse − z_y) + (ls/V_u)·(S·lse − Σ_U w·z) + zLoss·w_y·lse² + maxSup·w_y·(max − Σ_U z / V_u)
-    let perToken = mul(mul(wy, scalar(1 - ls)), sub(lse, zy));
+    // lse >= max z >= z_y exactly, but z_y is its own gather-and-sum, not the matMul that fed lse: float32
+    // rounding can put it an ulp above lse (a confident token's lse − z_y about −2e-6). That is rounding
+    // only, so it is taken as 0; NaN and +Inf pass through.
+    const gap = sub(lse, zy);
+    let perToken = mul(mul(wy, scalar(1 - ls)), where(less(gap, 0), zerosLike(gap), gap));
     if (ls > 0) {
       perToken = add(perToken, mul(mul(scalar(ls), invVu), sub(mul(vectors.weightSum, lse), sumWZ!)));
     }

@@ -21,7 +21,7 @@ import {TORCH_LCE_FIXTURE} from '../reference/torch_lce_fixture';
 
 import {backendTolerance, expectClose} from './expect_close';
 import {describeKernelAndComposite} from './kernel_and_composite';
-import {build, Case, checkAgainstReference, opOptions, perTokenExpected, perTokenUpstream, product,
+import {build, Case, checkAgainstReference, confidentTokens, opOptions, perTokenExpected, perTokenUpstream, product,
         RefOptions} from './linear_cross_entropy_cases';
 import {withoutStockGradients} from './no_stock_gradients';
 import {seededRandom, uniformArray} from './random';
@@ -209,6 +209,29 @@ export function describeLinearCrossEntropyContract(constraints: Constraints = AL
            expect(Number.isNaN((await mean.data())[0])).withContext('mean loss is NaN').toBe(true);
            tf.dispose([r, mean, e, c, y, b] as tf.TensorContainer);
          });
+    }
+
+    for (const softcap of [0, 30]) {
+      it(`confident tokens (lse − z_y ≈ 1e-8) get a loss >= 0 that matches float64 (softcap ${softcap})`, async () => {
+        // lse >= max z >= z_y exactly: a negative loss is a z_y rounded apart from what lse was built from.
+        const r = {...confidentTokens(64, 7), softcap};
+        const fwd = lceReferenceForward(r);
+        const e = tf.tensor2d(r.embeddings, [r.n, r.d]), c = tf.tensor2d(r.classifier, [r.v, r.d]);
+        const y = tf.tensor1d(r.labels, 'int32');
+        for (const labelSmoothing of [0, 0.1]) {
+          const losses = linearCrossEntropy(e, c, y, {softcap, labelSmoothing, reduction: 'none'});
+          const values = await losses.data();
+          const expected = labelSmoothing === 0 ? fwd.losses :
+                                                  lceReferenceForward({...r, labelSmoothing}).losses;
+          if (labelSmoothing === 0) {
+            const negative = Array.from(values).findIndex(l => !(l >= 0));
+            expect(negative).withContext(`loss[${negative}] = ${values[negative]} should be >= 0`).toBe(-1);
+          }
+          expectClose(values, expected, tol, `per-token losses, labelSmoothing ${labelSmoothing}`);
+          losses.dispose();
+        }
+        tf.dispose([e, c, y]);
+      });
     }
 
     it('hasBias false (no bias given) and an explicit zeros bias give the same float64 values and gradients',
