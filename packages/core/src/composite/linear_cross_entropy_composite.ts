@@ -27,9 +27,9 @@
  * float32 row.
  */
 import {add, cast, concat, customGrad, dispose, div, equal, exp, expandDims, fill, gather, getBackend, GradSaveFunc,
-        greater, greaterEqual, less, log, logicalAnd, logicalNot, matMul, max, maximum, minimum, mul, notEqual, range,
-        reshape, scalar, slice, square, stack, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, transpose, where, zeros,
-        zerosLike} from '@tensorflow/tfjs-core';
+        greater, greaterEqual, less, log, logicalAnd, logicalNot, logicalOr, matMul, max, maximum, minimum, mul,
+        notEqual, range, reshape, scalar, slice, square, stack, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, transpose,
+        where, zeros, zerosLike} from '@tensorflow/tfjs-core';
 
 import {fail, ranges, unstackDifferentiable} from '../internal';
 
@@ -310,10 +310,14 @@ export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Te
     const e2 = e as Tensor2D, c2 = c as Tensor2D, b1 = hasBias ? b as Tensor1D : null, w1 = w as Tensor1D;
     const vectors = classVectors(b1, w1, v);
     const state = forwardChunks(e2, c2, b1, vectors, attrs, v);
-    // A row whose max stays −Inf has no unmasked class (or only −Inf logits): lse NaN, as log of an empty sum
-    // (kernel_names.ts), rather than the −Inf that log(0) would give.
-    const lse = where(equal(state.max, scalar(-Infinity)), fill([e2.shape[0]], NaN),
+    // No unmasked class (V_u = 0), or a row of −Inf logits only: lse NaN, as log of an empty sum
+    // (kernel_names.ts), rather than the −Inf that log(0) would give. V_u is tested as well as the max:
+    // tfjs-webgl's max of a row of −Inf is a large finite negative number, not −Inf.
+    const noClass = equal(vectors.unmaskedCount, scalar(0));
+    const lse = where(logicalOr(noClass, equal(state.max, scalar(-Infinity))), fill([e2.shape[0]], NaN),
                       add(safeShift(state.max), log(state.sumExp))) as Tensor1D;
+    // And argmax 0 then, the first index of a row of equal (−Inf) logits.
+    const argmax = where(noClass, zerosLike(state.argmax), state.argmax);
     const {kept, inRange, safe} = labelMasks(labels, attrs.ignoreIndex, v);
     const wy = gather(w1, safe);
     const zy = labelLogits(e2, c2, b1, vectors, safe, attrs);
@@ -338,7 +342,7 @@ export function linearCrossEntropyComposite(embeddings: Tensor2D, classifier: Te
     // A label outside [0, V) that the op could not check (GPU-resident on
     // webgpu/webgl) gives NaN rather than the loss of a clamped label.
     const losses = where(kept, where(inRange, perToken, fill(perToken.shape, NaN)), zerosLike(perToken));
-    const outputs = [losses, lse, cast(state.argmax, 'float32')];
+    const outputs = [losses, lse, cast(argmax, 'float32')];
     if (attrs.computeEntropy) {
       outputs.push(sub(lse, div(state.sumExpZ!, state.sumExp)) as Tensor1D);
     }
