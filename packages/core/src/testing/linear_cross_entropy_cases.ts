@@ -177,7 +177,8 @@ export async function checkAgainstReference(k: Case, tol: number): Promise<LceRe
  * (1.9e-6). A z_y computed apart from the values lse was built from can land
  * an ulp above lse and give such a token a negative loss.
  */
-export function confidentTokens(n: number, seed: number): LceRefInput {
+export function confidentTokens(n: number, seed: number):
+    LceRefInput&{embeddings: Float32Array, classifier: Float32Array, labels: Int32Array} {
   const v = 8, d = 8;
   const rand = seededRandom(seed);
   const classifier = uniformArray(rand, v * d, -0.5, 0.5).map((x, i) => x + (Math.floor(i / d) === i % d ? 20 : 0));
