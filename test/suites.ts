@@ -7,6 +7,7 @@
  * tfjs-node, the trainer's files) is passed in by its env file as an extra,
  * so that this list stays importable in Node and in the browser bundle.
  */
+import {describeCpuLinearCrossEntropy} from '@sluice/backend-cpu/linear_cross_entropy_cpu_test';
 import {describeWebGLLinearCrossEntropy} from '@sluice/backend-webgl/linear_cross_entropy_webgl_test';
 import {describeWebGPUExpertDispatch} from '@sluice/backend-webgpu/expert_dispatch_webgpu_test';
 import {describeWebGPULinearCrossEntropy} from '@sluice/backend-webgpu/linear_cross_entropy_webgpu_test';
@@ -53,6 +54,7 @@ export const SUITES: readonly Suite[] = [
   {name: 'webgpu fused CE', define: describeWebGPULinearCrossEntropy, envs: ['node-webgpu', 'browser']},
   {name: 'webgpu dispatch', define: describeWebGPUExpertDispatch, envs: ['node-webgpu', 'browser']},
   {name: 'webgl fused CE', define: describeWebGLLinearCrossEntropy, envs: ['browser']},
+  {name: 'cpu fused CE', define: describeCpuLinearCrossEntropy, envs: ['node-cpu', 'browser']},
   {name: 'safetensors', define: describeSafetensors, envs: ['node-cpu', 'node-tensorflow', 'browser']},
   {name: 'transformers weight mapping', define: describeTransformersMapping, envs: ['node-cpu', 'node-tensorflow', 'browser']},
   {name: 'moe indexeddb:// round trip', define: describeMoeIndexedDbRoundTrip, envs: ['browser']},

@@ -25,7 +25,7 @@ export function consume<T>(x: Tensor, f: (x: Tensor) => T, ...also: Tensor[]): T
 }
 
 type Unary = 'Exp'|'Log'|'Tanh'|'Square'|'Neg';
-type Binary = 'AddV2'|'Sub'|'Mul'|'RealDiv'|'Maximum'|'Greater'|'NotEqual'|'MulNoNan';
+type Binary = 'AddV2'|'Sub'|'Mul'|'RealDiv'|'Maximum'|'Greater'|'Less'|'NotEqual'|'MulNoNan';
 type Reduction = 'Sum'|'Max'|'Mean';
 
 export class TfOps {

@@ -15,15 +15,16 @@ import type {NamedTensorInfoMap, TensorInfo} from '@tensorflow/tfjs-core';
  * float32 (finite, >= 0). The op always passes bias (zeros when the caller
  * gave none) and classWeights (ones when none), because tfjs's `inputsToSave`
  * cannot name an optional input; `hasBias` / `hasClassWeights` say whether
- * they are real (kernels may skip reading all-ones weights). N may be 0; V >= 1.
+ * they are real: a kernel may skip reading a zeros bias (hasBias false) and
+ * all-ones weights (hasClassWeights false), and one that reads them anyway is
+ * still correct. N may be 0; V >= 1; D >= 1.
  *
  * Definitions. z = softcap(e·cᵀ + b) are a token's final logits (softcap 0:
  * none; z = s·tanh(x / s)). U = the unmasked classes, those with b_c > −Inf:
  * a −Inf bias entry masks its class, decided on the bias, not on z (with a
  * softcap −Inf would otherwise become z = −s). A masked class has z_c = −Inf
- * by definition and takes part in nothing below. V_u = |U| (>= 1, else every
- * loss is NaN); w = classWeights (ones when absent); S = Σ_{c∈U} w_c;
- * ls = labelSmoothing.
+ * by definition and takes part in nothing below. V_u = |U|; w = classWeights
+ * (ones when absent); S = Σ_{c∈U} w_c; ls = labelSmoothing.
  *   lse     = log Σ_{c∈U} exp z_c                       (every token)
  *   argmax  = first index of max_c z_c                   (every token)
  *   entropy = lse − Σ_{c∈U} p_c·z_c, p = softmax over U  (every token)
@@ -40,6 +41,11 @@ import type {NamedTensorInfoMap, TensorInfo} from '@tensorflow/tfjs-core';
  * masked classes or classWeights this is exactly the first round's loss,
  * lse − (1 − ls)·z_y − ls·mean(z) + zLoss·lse² + maxSup·(max z − mean z).
  * The op's 'mean' divides Σ loss by Σ_{kept} w_y (0 when that is 0).
+ * Every class masked (V_u = 0, every bias −Inf): lse and entropy are NaN for
+ * every token, every kept token's loss is NaN (ignored ones: 0) and argmax is
+ * 0, as the float64 reference gives (log of an empty sum is taken as NaN, not
+ * −Inf, so the loss cannot read as a finite or −Inf value). Its gradient is not
+ * specified.
  *
  * Outputs, in order:
  *   losses  [N] float32  per-token loss (0 for ignored tokens),
@@ -73,9 +79,10 @@ export interface SluiceLinearCrossEntropyAttrs {
   /** 0 = the kernel chooses. */
   vocabChunk: number;
   /**
-   * Mirrors `bias != null`, so gradient kernels know what to return. The op
-   * always passes a bias (zeros when the caller gave none) because tfjs's
-   * `inputsToSave` cannot name an optional input; kernels support both.
+   * Mirrors `options.bias != null`. The op always passes a bias input (zeros
+   * when the caller gave none) because tfjs's `inputsToSave` cannot name an
+   * optional input; with hasBias false that input is zeros and a kernel may
+   * skip reading and adding it (cpu, tensorflow and the composite do).
    */
   hasBias: boolean;
   /** 'vd': classifier [V, D]; 'dv': [D, V]. dClassifier comes back in the same layout. */
@@ -98,8 +105,10 @@ export interface SluiceLinearCrossEntropyAttrs {
  * its dClassifier row (column in 'dv') are 0. The entropy output is not
  * differentiable; its upstream gradient is not an input.
  * Outputs: dEmbeddings [N, D], dClassifier in the classifier's layout
- * ([V, D] or [D, V]) and, when `hasBias`, dBias [V]. classWeights and
- * labels get no gradient.
+ * ([V, D] or [D, V]) and dBias [V]. With `hasBias` false the op discards
+ * dBias: a kernel may return zeros without computing it (cpu, tensorflow and
+ * the composite do), the gradient at the zeros bias, or leave it out.
+ * classWeights and labels get no gradient.
  */
 export const SluiceLinearCrossEntropyGrad = 'SluiceLinearCrossEntropyGrad';
 export type SluiceLinearCrossEntropyGradInputs = {

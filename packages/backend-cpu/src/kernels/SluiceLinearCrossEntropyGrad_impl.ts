@@ -15,6 +15,7 @@
  * O((N + V)·D); with softcap they are scaled by the cap's derivative per
  * element, so they are folded into the tiles, which then cannot be skipped.
  * Masked classes get exactly 0 (their dClassifier rows and dBias entries).
+ * Without a real bias (attrs.hasBias false) dBias is not accumulated: zeros.
  *
  * Accumulation (issue 18.6): JS numbers (float64) in every sum, stored in
  * float32 gradients: dE and dC accumulate tile after tile, vocabulary blocks
@@ -59,7 +60,9 @@ export interface LceGradInput {
 export function linearCrossEntropyGradImpl(input: LceGradInput, attrs: SluiceLinearCrossEntropyAttrs): LceGradResult {
   const {dLosses, dLse, embeddings: e, classifier: c, labels, lse, argmax, n, v, d} = input;
   const {softcap: cap, labelSmoothing: ls, zLoss, maxSup: alpha, ignoreIndex, gradFilterEps: eps} = attrs;
-  const b = input.bias ?? new Float32Array(v);
+  // hasBias false: the op's zeros bias, not read, and dBias stays zeros (a missing hasBias is taken as true).
+  const withBias = attrs.hasBias !== false;
+  const b = withBias && input.bias != null ? input.bias : new Float32Array(v);
   const info = classInfo(b, attrs.hasClassWeights ? input.classWeights ?? null : null, v);
   const w = info.weights, masked = info.masked;
   const strides = classifierStrides(attrs.classifierLayout ?? 'vd', v, d);
@@ -134,9 +137,11 @@ export function linearCrossEntropyGradImpl(input: LceGradInput, attrs: SluiceLin
         ++skippedTiles;
         continue;
       }
-      for (let ii = 0; ii < ni; ++ii) {
-        const o = ii * nj;
-        for (let jj = 0; jj < nj; ++jj) dB[j0 + jj] += tile[o + jj];
+      if (withBias) {
+        for (let ii = 0; ii < ni; ++ii) {
+          const o = ii * nj;
+          for (let jj = 0; jj < nj; ++jj) dB[j0 + jj] += tile[o + jj];
+        }
       }
       addTileProduct(dE, i0, ni, tile, nj, 1, c, j0, nj, d, undefined, strides);
       addTileProduct(dC, j0, nj, tile, 1, nj, e, i0, ni, d, strides);
@@ -161,7 +166,7 @@ export function linearCrossEntropyGradImpl(input: LceGradInput, attrs: SluiceLin
       for (let j = 0; j < v; ++j) {
         if (masked?.[j]) continue;
         const scale = weighted ? w![j] : 1;
-        dB[j] += scale * coefSum;
+        if (withBias) dB[j] += scale * coefSum;
         axpy(dC, j * strides.row, scale, rowSum, 0, d, strides.col);
       }
     }
@@ -187,7 +192,7 @@ export function linearCrossEntropyGradImpl(input: LceGradInput, attrs: SluiceLin
     if (coef === 0) return;
     axpy(dE, i * d, coef, c, j * strides.row, d, 1, strides.col);
     axpy(dC, j * strides.row, coef, e, i * d, d, strides.col, 1);
-    dB[j] += coef;
+    if (withBias) dB[j] += coef;
   }
 
   return {dEmbeddings: dE, dClassifier: dC, dBias: dB, skippedTiles, tiles};

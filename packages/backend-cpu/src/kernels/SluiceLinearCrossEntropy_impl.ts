@@ -9,7 +9,8 @@
  *
  * Accumulation (issue 18.6): JS numbers, i.e. float64, wider than the
  * contract's float32 floor. Logits: each dot product in increasing k, rounded
- * to float32 once when stored in the tile (then the softcap, in float32 too).
+ * to float32 once when stored in the tile (then the softcap, in float32 too);
+ * the label's logit z_y is recomputed alone to the same float32 value.
  * lse: an online max / Σexp over vocabulary blocks of 128 (or vocabChunk) in
  * column order, the block's max found first so Σexp is rescaled once per
  * block; Σz, Σw·z and Σexp·z follow the same column order. Without a softcap
@@ -48,12 +49,18 @@ export function maskTile(tile: Float32Array, ni: number, nj: number, j0: number,
   }
 }
 
-/** The final logit of token i for vocabulary row j, computed alone (−Inf for a masked class). */
+/**
+ * The final logit of token i for vocabulary row j, computed alone (−Inf for a
+ * masked class): the very float32 value the tiles hold, rounded where
+ * logitTile stores it and capped as softcapInPlace does. lse comes from those
+ * tiles, so a float64 z_y could exceed it and make a confident token's
+ * lse − z_y negative (about −1e-6); with this value lse >= max >= z_y.
+ */
 export function singleLogit(e: Float32Array, c: Float32Array, strides: Strides, bias: Float32Array, d: number,
                             i: number, j: number, cap: number): number {
   if (bias[j] === -Infinity) return -Infinity;
-  const x = dot(e, i * d, c, j * strides.row, d, strides.col) + bias[j];
-  return cap > 0 ? cap * Math.tanh(x / cap) : x;
+  const x = Math.fround(dot(e, i * d, c, j * strides.row, d, strides.col) + bias[j]);
+  return cap > 0 ? Math.fround(cap * Math.tanh(x * (1 / cap))) : x;
 }
 
 export function linearCrossEntropyImpl(e: Float32Array, c: Float32Array, labels: Int32Array,
@@ -61,7 +68,8 @@ export function linearCrossEntropyImpl(e: Float32Array, c: Float32Array, labels:
                                        attrs: SluiceLinearCrossEntropyAttrs,
                                        classWeights: Float32Array|null = null): LceForwardResult {
   const {softcap: cap, labelSmoothing: ls, zLoss, maxSup, ignoreIndex, computeEntropy} = attrs;
-  const b = bias ?? new Float32Array(v);
+  // hasBias false: the op's zeros bias, not read (a missing hasBias is taken as true, so a given bias counts).
+  const b = attrs.hasBias !== false && bias != null ? bias : new Float32Array(v);
   const info = classInfo(b, attrs.hasClassWeights ? classWeights : null, v);
   const w = info.weights;
   const strides = classifierStrides(attrs.classifierLayout ?? 'vd', v, d);
@@ -146,7 +154,8 @@ export function linearCrossEntropyImpl(e: Float32Array, c: Float32Array, labels:
   const plainWeighted = cap > 0 || !needSumWZ ? null : unmaskedColumnSums(c, strides, b, info, v, d, true);
   const vu = info.unmaskedCount, weightSum = info.weightSum;
   for (let i = 0; i < n; ++i) {
-    const l = runMax[i] + Math.log(runSum[i]);
+    // No unmasked class (or only −Inf logits): NaN, as log of an empty sum (kernel_names.ts), not log(0) = −Inf.
+    const l = runMax[i] === -Infinity ? NaN : runMax[i] + Math.log(runSum[i]);
     lse[i] = l;
     if (computeEntropy) entropy[i] = l - runSumEZ[i] / runSum[i];
     const y = labels[i];

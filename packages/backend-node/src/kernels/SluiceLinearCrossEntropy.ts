@@ -13,7 +13,8 @@
  * reductions over the block's columns; blocks are then merged in one pass:
  * lse = max + log Σ_b Σexp_b·exp(max_b − max), a Sum over the [N, blocks]
  * statistics. Without a softcap Σ_U z and Σ_U w·z are linear: e · (Σ_U c, a
- * MatMul over V) + Σ_U b.
+ * MatMul over V) + Σ_U b. Without a real bias (attrs.hasBias false) nothing
+ * of the bias is read or multiplied.
  */
 import {KernelConfig, KernelFunc, Tensor, tidy} from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs, SluiceLinearCrossEntropyInputs} from '@sluice/core';
@@ -22,7 +23,7 @@ import type {NodeJSKernelBackend} from '../internal';
 import {TfOps} from '../tf_ops';
 
 import {blockMaskAdd, classifierBlock, concatBlocks, Host, labelWeights, logitsAt, readHost, unmaskedClassSums,
-        vocabBlocks, whollyMasked, withBiasColumn} from './linear_cross_entropy_shared';
+        vocabBlocks, whollyMasked, withBiasColumn, withoutZeroBias} from './linear_cross_entropy_shared';
 
 // A type, not an interface: tidy() takes it as a TensorContainer.
 type BlockStats = {
@@ -103,8 +104,10 @@ function unmaskedSums(job: Job, stats: BlockStats[], scaledE: Tensor, v: number)
 }
 
 export const sluiceLinearCrossEntropy: KernelFunc = ({inputs, backend, attrs}) => {
-  const lceInputs = inputs as unknown as SluiceLinearCrossEntropyInputs;
   const lceAttrs = attrs as unknown as SluiceLinearCrossEntropyAttrs;
+  // hasBias false: the op's zeros bias is dropped here, so no block carries a bias column and the
+  // embeddings get no ones column (a missing hasBias is taken as true).
+  const lceInputs = withoutZeroBias(inputs as unknown as SluiceLinearCrossEntropyInputs, lceAttrs);
   const {embeddings, classifier, labels, bias, classWeights} = lceInputs;
   const {softcap, labelSmoothing: ls, zLoss, maxSup, vocabChunk, computeEntropy} = lceAttrs;
   const ops = new TfOps(backend as NodeJSKernelBackend);
@@ -153,7 +156,12 @@ export const sluiceLinearCrossEntropy: KernelFunc = ({inputs, backend, attrs}) =
       // A label at a masked class: z_y = −Inf, so its loss is +Inf (as PyTorch).
       labelLogit = ops.select(host.atMasked, ops.fill([], -Infinity), labelLogit);
     }
-    let loss = weighted(ops.withScalar('Mul', ops.binary('Sub', lse, labelLogit), 1 - ls));
+    // lse >= max_c z_c >= z_y exactly, but z_y is its own Mul + Sum, not the MatMul that fed lse: float32
+    // rounding can put it an ulp above lse, and a confident token's lse − z_y would read about −4e-6. Such a
+    // difference is rounding only, so it is taken as 0 (NaN and +Inf pass through the Less).
+    const gap = ops.binary('Sub', lse, labelLogit);
+    const labelTerm = ops.select(ops.withScalar('Less', gap, 0), ops.fill([], 0), gap);
+    let loss = weighted(ops.withScalar('Mul', labelTerm, 1 - ls));
     if (ls > 0 || maxSup > 0) {
       const [sumWZ, sumZ] = unmaskedSums(job, stats, scaledE, v);
       if (ls > 0) {

@@ -15,7 +15,9 @@
  * nothing: masked classes get exactly 0). Without a softcap the uniform terms
  * are rank two and a_i·p_ij is never materialised: a scales E's rows once
  * (dC = pᵀ·(a⊙E)) and dE's rows once at the end (dE = a⊙(p·C)), so a block
- * costs a matmul, an Exp and two matmuls.
+ * costs a matmul, an Exp and two matmuls. dBias rides as one more column of
+ * [dC | dBias] (the ones column of [E | 1]); without a real bias (attrs.hasBias
+ * false) neither column exists and dBias is zeros.
  *
  * 'vd': dC [V, D] is allocated once and each block is written into its rows
  * in place, so the backward holds one [V, D] tensor, not the blocks plus their
@@ -41,7 +43,7 @@ import type {NodeJSKernelBackend} from '../internal';
 import {consume, TfOps} from '../tf_ops';
 
 import {blockMaskAdd, classifierBlock, classifierRows, concatBlocks, Host, labelWeights, logitsAt, readHost,
-        unmaskedClassSums, vocabBlocks, withBiasColumn} from './linear_cross_entropy_shared';
+        unmaskedClassSums, vocabBlocks, withBiasColumn, withoutZeroBias} from './linear_cross_entropy_shared';
 
 /** Rows of the label/argmax terms that land in one vocabulary block. */
 interface SparseRows {
@@ -68,7 +70,7 @@ interface Context {
   logFilterEps: number;  // −Infinity: no filtering
 }
 
-/** A block's dense gradients: its part of dE, and [dC | dBias] rows [size, D + 1]. */
+/** A block's dense gradients: its part of dE, and [dC | dBias] rows [size, D + 1] ([size, D] without a bias). */
 interface BlockGrads {
   dE: Tensor;
   dCB: Tensor;
@@ -159,7 +161,8 @@ function withSparseRows(ctx: Context, dCB: Tensor, rows: SparseRows|undefined): 
   const m = rows.tokens.length;
   const coefficients = ops.gatherRows(ctx.sparse, tensor1d(rows.terms, 'int32'));
   const embeddings = ops.gatherRows(ctx.inputs.embeddings, tensor1d(rows.tokens, 'int32'));
-  const updates = ops.concat([ops.binary('Mul', embeddings, coefficients), coefficients], 1);
+  const products = ops.binary('Mul', embeddings, coefficients);
+  const updates = ctx.inputs.bias != null ? ops.concat([products, coefficients], 1) : products;
   return ops.scatterAddRows(dCB, ops.reshape(tensor1d(rows.local, 'int32'), [m, 1]), updates);
 }
 
@@ -212,24 +215,27 @@ function uniformRows(ctx: Context, uniformRow: Tensor|undefined, start: number, 
 /**
  * Runs the blocks: writes [dC | dBias] rows (dense + uniform + sparse terms)
  * and returns dE's dense part (before a⊙ on the plain path), dBias, and for
- * 'dv' the dC blocks [D, size].
+ * 'dv' the dC blocks [D, size]. Without a bias the rows are dC's alone and
+ * dBias is zeros.
  */
 function blockGradients(ctx: Context, dC: Tensor|null): {dE: Tensor|null, dBias: Tensor, dCParts: Tensor[]} {
   const {ops, inputs, attrs, dv} = ctx;
   const {embeddings, classifier} = inputs;
   const [n, d] = embeddings.shape;
   const v = dv ? classifier.shape[1] : classifier.shape[0];
-  const eOnes = withBiasColumn(ops, embeddings, 1, true);  // [E | 1]
+  const withBias = inputs.bias != null;
+  const width = withBias ? d + 1 : d;
+  const eOnes = withBiasColumn(ops, embeddings, 1, withBias);  // [E | 1], or E without a bias
   const operands: Tensor[] = [];  // [N, D]-sized, disposed once the blocks are done
   let runBlock: (start: number, size: number) => BlockGrads | null;
   // Plain path: [Σ u_i e_i | Σ u_i] per uniform term, added to the rows of [dC | dBias].
   let uniformRow: Tensor|undefined;
   if (attrs.softcap > 0) {
-    const eScaled = withBiasColumn(ops, embeddings, 1 / attrs.softcap, inputs.bias != null);
+    const eScaled = withBiasColumn(ops, embeddings, 1 / attrs.softcap, withBias);
     runBlock = (start, size) => cappedBlock(ctx, eScaled, eOnes, start, size);
     operands.push(eScaled, eOnes);
   } else {
-    const eShifted = ops.concat([inputs.bias != null ? eOnes : embeddings, ops.withScalar('Mul', ctx.lse, -1)], 1);
+    const eShifted = ops.concat([eOnes, ops.withScalar('Mul', ctx.lse, -1)], 1);
     const aE = ops.binary('Mul', eOnes, ctx.softmax);
     uniformRow = ctx.uniform && ops.matMul(ctx.uniform, eOnes, true, false);
     eOnes.dispose();
@@ -245,21 +251,22 @@ function blockGradients(ctx: Context, dC: Tensor|null): {dE: Tensor|null, dBias:
     const out = tidy(() => {
       const grads = runBlock(start, size);
       const uniform = uniformRows(ctx, uniformRow, start, size);
-      let dCB = grads?.dCB ?? (uniform ? ops.broadcastTo(uniform, [size, d + 1]) : ops.fill([size, d + 1], 0));
+      let dCB = grads?.dCB ?? (uniform ? ops.broadcastTo(uniform, [size, width]) : ops.fill([size, width], 0));
       if (grads != null && uniform != null) {
         dCB = ops.binary('AddV2', dCB, uniform);
       }
       dCB = withSparseRows(ctx, dCB, sparse.get(index));
-      const rows = ops.slice(dCB, [0, 0], [size, d]);
+      const rows = withBias ? ops.slice(dCB, [0, 0], [size, d]) : dCB;
       let part: Tensor|undefined;
       if (dv) {
         part = ops.transpose(rows, [1, 0]);
       } else {
         ops.writeRows(dC!, start, rows);
       }
-      return {dE: grads?.dE, dBias: ops.reshape(ops.slice(dCB, [0, d], [size, 1]), [size]), part};
+      const blockBias = withBias ? ops.reshape(ops.slice(dCB, [0, d], [size, 1]), [size]) : undefined;
+      return {dE: grads?.dE, dBias: blockBias, part};
     });
-    dBias.push(out.dBias);
+    if (out.dBias != null) dBias.push(out.dBias);
     if (out.part != null) dCParts.push(out.part);
     if (out.dE != null) {
       const sum: Tensor = dE == null ? out.dE : ops.binary('AddV2', dE, out.dE);
@@ -271,12 +278,13 @@ function blockGradients(ctx: Context, dC: Tensor|null): {dE: Tensor|null, dBias:
     }
   });
   operands.forEach(t => t.dispose());
-  return {dE, dBias: concatBlocks(ops, dBias, 0), dCParts};
+  return {dE, dBias: withBias ? concatBlocks(ops, dBias, 0) : ops.fill([v], 0), dCParts};
 }
 
 export const sluiceLinearCrossEntropyGrad: KernelFunc = ({inputs, backend, attrs}) => {
-  const gradInputs = inputs as unknown as SluiceLinearCrossEntropyGradInputs;
   const gradAttrs = attrs as unknown as SluiceLinearCrossEntropyGradAttrs;
+  // hasBias false: the op's zeros bias is dropped (no bias column anywhere; dBias comes back as zeros).
+  const gradInputs = withoutZeroBias(inputs as unknown as SluiceLinearCrossEntropyGradInputs, gradAttrs);
   const {dLosses, dLse, embeddings, classifier, labels, bias, classWeights} = gradInputs;
   const {labelSmoothing: ls, zLoss, maxSup, gradFilterEps, softcap} = gradAttrs;
   const nodeBackend = backend as NodeJSKernelBackend;
@@ -284,10 +292,8 @@ export const sluiceLinearCrossEntropyGrad: KernelFunc = ({inputs, backend, attrs
   const dv = gradAttrs.classifierLayout === 'dv';
   const [n, d] = embeddings.shape;
   const v = dv ? classifier.shape[1] : classifier.shape[0];
-  const withBias = gradAttrs.hasBias && bias != null;
   if (n === 0) {
-    const zeros = [ops.fill([0, d], 0), ops.fill(classifier.shape, 0), ops.fill([v], 0)];
-    return withBias ? zeros : zeros.slice(0, 2);
+    return [ops.fill([0, d], 0), ops.fill(classifier.shape, 0), ops.fill([v], 0)];
   }
   return tidy(() => {
     const host = readHost(ops, labels, bias, classWeights, gradAttrs, v);
@@ -349,7 +355,7 @@ export const sluiceLinearCrossEntropyGrad: KernelFunc = ({inputs, backend, attrs
       const rows = consume(classifierRows(ops, classifier, dv, t.indices), x => ops.binary('Mul', x, coefficients[k]));
       dE = consume(dE, x => ops.binary('AddV2', x, rows), rows);
     });
-    return withBias ? [dE, dClassifier, blocks.dBias] : [dE, dClassifier];
+    return [dE, dClassifier, blocks.dBias];
   });
 };
 

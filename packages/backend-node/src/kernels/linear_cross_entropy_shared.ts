@@ -33,6 +33,15 @@ export function vocabBlocks(numTokens: number, vocabSize: number, hint: number):
   return ranges(vocabSize, chunk);
 }
 
+/**
+ * The inputs with the bias left out when it is the op's zeros (attrs.hasBias
+ * false; a missing hasBias counts as true): every helper below then skips it.
+ */
+export function withoutZeroBias<T extends {bias?: TensorInfo}>(inputs: T,
+                                                                attrs: SluiceLinearCrossEntropyAttrs): T {
+  return attrs.hasBias === false ? {...inputs, bias: undefined} : inputs;
+}
+
 /** `[x · scale | scale]`: the embeddings side of a matmul whose other side carries the bias column. */
 export function withBiasColumn(ops: TfOps, x: TensorInfo, scale: number, hasBias: boolean): Tensor {
   const scaled = scale === 1 ? ops.reshape(x, x.shape) : ops.withScalar('Mul', x, scale);

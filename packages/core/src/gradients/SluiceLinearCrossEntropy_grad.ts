@@ -25,7 +25,9 @@ export const sluiceLinearCrossEntropyGradConfig: GradConfig = {
     const get = (i: number) => () => grads[i];
     // Labels are integer class ids: like tfjs's gather indices, they get zeros; so do classWeights (as
     // PyTorch's weight, they are not differentiated).
-    return {embeddings: get(0), classifier: get(1), bias: get(2), labels: () => zerosLike(labels),
+    // Without a real bias (hasBias false) a kernel may return no dBias: the op's zeros bias gets zeros.
+    return {embeddings: get(0), classifier: get(1), bias: grads.length > 2 ? get(2) : () => zerosLike(bias),
+            labels: () => zerosLike(labels),
             classWeights: () => zerosLike(classWeights)};
   },
 };

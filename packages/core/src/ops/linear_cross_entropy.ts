@@ -84,6 +84,10 @@ function checkInputs(hiddenIn: unknown, classifierIn: unknown, labelsIn: unknown
   if (hidden.dtype !== 'float32') {
     fail(OP, 'embeddings', 'of dtype float32', hidden.dtype);
   }
+  if (hidden.shape[hidden.rank - 1] < 1) {
+    // D = 0 would make every logit its bias alone; rejected rather than given a meaning no caller asked for.
+    fail(OP, 'embeddings', 'of shape [..., D] with D >= 1', `shape ${shapeString(hidden.shape)}`);
+  }
   if (classifier.rank !== 2) {
     fail(OP, 'classifier', `rank 2 ${cDoc}`, `rank ${classifier.rank} (shape ${shapeString(classifier.shape)})`);
   }
@@ -156,7 +160,8 @@ function linearCrossEntropy_(hiddenIn: Tensor|TensorLike, classifierIn: Tensor|T
   const {hidden, classifier, labels, bias, classWeights, vocabSize: v} = checkInputs(hiddenIn, classifierIn, labelsIn,
                                                                                      options, o);
   const d = hidden.shape[hidden.rank - 1];
-  const n = hidden.size / d;
+  // From the leading dimensions, not size / D: exact for N = 0 too.
+  const n = labels.size;
   const ignoreIndex = o.attrs.ignoreIndex;
   const attrs: SluiceLinearCrossEntropyAttrs = {...o.attrs, hasClassWeights: classWeights != null};
   // Per-token outputs come back in the labels' shape, without the last position when shifting.

@@ -105,8 +105,6 @@ export type ResultOf<O, R extends Rank> = LinearCrossEntropyResult<LossOf<O, R>>
     {[F in ReturnFlag as O extends {[K in F]: true} ? FieldOfFlag[F] : never]-?: F extends 'returnZLoss'|'returnAccuracy' ?
                                                                                  LossOf<O, R>: Tensor<R>};
 
-export type LossOutput = Tensor|Scalar;
-
 const KNOWN = ['bias', 'classWeights', 'classifierLayout', 'ignoreIndex', 'reduction', 'shift', 'softcap',
                'labelSmoothing', 'zLoss', 'maxSup', 'gradFilterEps', 'vocabChunk', 'returnLse', 'returnZLoss',
                'returnPredictions', 'returnAccuracy', 'returnEntropy'] as const;
@@ -116,7 +114,10 @@ const FLAGS = ['shift', 'returnLse', 'returnZLoss', 'returnPredictions', 'return
 export const AUTO_GRAD_FILTER_EPS = Math.pow(2, -23) / 32;
 
 export interface ResolvedLinearCrossEntropyOptions {
-  /** hasBias, hasClassWeights and computeEntropy are set by the op once it has the tensors. */
+  /**
+   * hasBias mirrors `options.bias != null` and computeEntropy `returnEntropy`;
+   * hasClassWeights is set by the op once it has checked the weights.
+   */
   attrs: SluiceLinearCrossEntropyAttrs;
   reduction: Reduction;
   shift: boolean;
@@ -148,9 +149,7 @@ export function resolveLinearCrossEntropyOptions(op: string,
                                                  options: LinearCrossEntropyOptions|undefined):
     ResolvedLinearCrossEntropyOptions {
   const o = options ?? {};
-  if (typeof o !== 'object') {
-    fail(op, 'options', 'an object', typeof o);
-  }
+  // Also rejects a string or number in place of the options object.
   assertKnownKeys(op, 'options', o, KNOWN);
   // int32: kernels and the kept-token count compare it with int32 labels, where 2^32 would wrap to 0.
   const ignoreIndex =
@@ -181,7 +180,7 @@ export function resolveLinearCrossEntropyOptions(op: string,
   return {
     attrs: {
       ignoreIndex, softcap, labelSmoothing, zLoss, maxSup, gradFilterEps, vocabChunk, classifierLayout,
-      hasBias: true, hasClassWeights: false, computeEntropy: o.returnEntropy === true,
+      hasBias: o.bias != null, hasClassWeights: false, computeEntropy: o.returnEntropy === true,
     },
     reduction,
     shift: o.shift === true,

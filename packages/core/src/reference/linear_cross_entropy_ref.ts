@@ -4,8 +4,10 @@
  * the definitions of `SluiceLinearCrossEntropy` in kernel_names.ts literally:
  * masked classes (bias −Inf), classWeights (PyTorch's `weight`), entropy,
  * both classifier layouts, and NaN rows for labels outside [0, V).
- * `torch_cross_entropy_fixture.ts` records that it agrees with
- * torch.nn.functional.cross_entropy on unmasked vocabularies.
+ * `torch_lce_fixture.ts` records PyTorch's
+ * torch.nn.functional.linear_cross_entropy (weight, label_smoothing) on
+ * unmasked vocabularies, and the contract suite checks this reference
+ * against it.
  */
 export interface LceRefInput {
   n: number; d: number; v: number;

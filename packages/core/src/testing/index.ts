@@ -10,6 +10,7 @@ export {describeExpertDispatchConformance} from './expert_dispatch_suite';
 export {describeFuzzSuite} from './fuzz_suite';
 export {describeKernelAndComposite} from './kernel_and_composite';
 export {backendTolerance, expectClose} from './expect_close';
+export {confidentTokens} from './linear_cross_entropy_cases';
 export {randomLabels, seededRandom, uniformArray} from './random';
 export {peakBytesDuring} from './peak_bytes';
 export {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from '../reference/linear_cross_entropy_ref';

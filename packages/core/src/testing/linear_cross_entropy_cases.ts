@@ -169,3 +169,21 @@ export async function checkAgainstReference(k: Case, tol: number): Promise<LceRe
   tf.dispose([value, ...grads, w, e, c, y, ...(b ? [b] : []), ...(built.w ? [built.w] : [])]);
   return fwd;
 }
+
+/**
+ * Confident tokens: V = D = 8, class j's row 20·onehot(j) plus noise, token
+ * i's embedding onehot(i mod 8) plus noise, so z_y ≈ 20 and every other logit
+ * is near 0: lse − z_y ≈ 7·e^−20 ≈ 1e-8, far below float32's ulp at 20
+ * (1.9e-6). A z_y computed apart from the values lse was built from can land
+ * an ulp above lse and give such a token a negative loss.
+ */
+export function confidentTokens(n: number, seed: number):
+    LceRefInput&{embeddings: Float32Array, classifier: Float32Array, labels: Int32Array} {
+  const v = 8, d = 8;
+  const rand = seededRandom(seed);
+  const classifier = uniformArray(rand, v * d, -0.5, 0.5).map((x, i) => x + (Math.floor(i / d) === i % d ? 20 : 0));
+  const labels = Int32Array.from({length: n}, (_, i) => i % v);
+  const embeddings =
+      uniformArray(rand, n * d, -0.05, 0.05).map((x, i) => x + (labels[Math.floor(i / d)] === i % d ? 1 : 0));
+  return {n, v, d, embeddings, classifier, labels};
+}

@@ -21,7 +21,7 @@ import {TORCH_LCE_FIXTURE} from '../reference/torch_lce_fixture';
 
 import {backendTolerance, expectClose} from './expect_close';
 import {describeKernelAndComposite} from './kernel_and_composite';
-import {build, Case, checkAgainstReference, opOptions, perTokenExpected, perTokenUpstream, product,
+import {build, Case, checkAgainstReference, confidentTokens, opOptions, perTokenExpected, perTokenUpstream, product,
         RefOptions} from './linear_cross_entropy_cases';
 import {withoutStockGradients} from './no_stock_gradients';
 import {seededRandom, uniformArray} from './random';
@@ -96,7 +96,7 @@ function argmaxIsStable(logits: Float64Array, n: number, v: number, gap: number)
 
 export function describeLinearCrossEntropyContract(constraints: Constraints = ALL_ENVS) {
   describeKernelAndComposite('linearCrossEntropy second-round contract', [SluiceLinearCrossEntropy], constraints,
-                             env => {
+                             (env, forceComposite) => {
     const tol = backendTolerance(env.backendName);
 
     for (const [name, k] of CONTRACT_CASES) {
@@ -180,6 +180,126 @@ export function describeLinearCrossEntropyContract(constraints: Constraints = AL
           .toEqual(['finite', 'Infinity', 'finite', 'finite', 'Infinity', 'finite']);
       tf.dispose([e, c, b!, y]);
     });
+
+    for (const [name, options] of [['no options', {}], ['smoothing, z-loss, maxSup, softcap', ALL],
+                                   ['smoothing, z-loss, maxSup, no softcap', NO_CAP]] as Array<[string, RefOptions]>) {
+      it(`every class masked (every bias −Inf) gives NaN lse, entropy and kept losses, argmax 0 (${name})`,
+         async () => {
+           const n = 5, v = 9, d = 4;
+           const {e, c, y: unused} = build({n, v, d, seed: 150});
+           unused.dispose();
+           const labels = [0, 8, -100, 3, 7];
+           const bias = new Float32Array(v).fill(-Infinity);
+           const ref: LceRefInput = {n, v, d, embeddings: await e.data(), classifier: await c.data(), labels, bias,
+                                     ...options};
+           const fwd = lceReferenceForward(ref);
+           // The reference's own reading of the contract (kernel_names.ts: log of an empty sum is NaN).
+           expect(Array.from(fwd.lse).every(Number.isNaN)).withContext('reference lse').toBe(true);
+           const y = tf.tensor1d(labels, 'int32'), b = tf.tensor1d(bias);
+           const r = linearCrossEntropy(e, c, y, {...options, bias: b, reduction: 'none', returnLse: true,
+                                                  returnEntropy: true, returnPredictions: true});
+           const shown = (xs: ArrayLike<number>) => Array.from(xs, x => Number.isNaN(x) ? 'NaN' : x);
+           expect(shown(await r.loss.data())).withContext('losses (token 2 ignored)')
+               .toEqual(shown(fwd.losses));
+           expect(shown(await r.loss.data())).toEqual(['NaN', 'NaN', 0, 'NaN', 'NaN']);
+           expect(shown(await r.lse.data())).withContext('lse').toEqual(new Array(n).fill('NaN'));
+           expect(shown(await r.entropy.data())).withContext('entropy').toEqual(new Array(n).fill('NaN'));
+           expect(Array.from(await r.predictions.data())).withContext('argmax').toEqual(Array.from(fwd.argmax));
+           const mean = linearCrossEntropy(e, c, y, {...options, bias: b});
+           expect(Number.isNaN((await mean.data())[0])).withContext('mean loss is NaN').toBe(true);
+           tf.dispose([r, mean, e, c, y, b] as tf.TensorContainer);
+         });
+    }
+
+    for (const softcap of [0, 30]) {
+      it(`confident tokens (lse − z_y ≈ 1e-8) get a loss >= 0 that matches float64 (softcap ${softcap})`, async () => {
+        // lse >= max z >= z_y exactly: a negative loss is a z_y rounded apart from what lse was built from.
+        const r = {...confidentTokens(64, 7), softcap};
+        const fwd = lceReferenceForward(r);
+        const e = tf.tensor2d(r.embeddings, [r.n, r.d]), c = tf.tensor2d(r.classifier, [r.v, r.d]);
+        const y = tf.tensor1d(r.labels, 'int32');
+        for (const labelSmoothing of [0, 0.1]) {
+          const losses = linearCrossEntropy(e, c, y, {softcap, labelSmoothing, reduction: 'none'});
+          const values = await losses.data();
+          const expected = labelSmoothing === 0 ? fwd.losses :
+                                                  lceReferenceForward({...r, labelSmoothing}).losses;
+          if (labelSmoothing === 0) {
+            const negative = Array.from(values).findIndex(l => !(l >= 0));
+            expect(negative).withContext(`loss[${negative}] = ${values[negative]} should be >= 0`).toBe(-1);
+          }
+          expectClose(values, expected, tol, `per-token losses, labelSmoothing ${labelSmoothing}`);
+          losses.dispose();
+        }
+        tf.dispose([e, c, y]);
+      });
+    }
+
+    it('hasBias false (no bias given) and an explicit zeros bias give the same float64 values and gradients',
+       async () => {
+         // Without a bias the op passes zeros and hasBias false: kernels may skip the bias entirely. Checked against
+         // the reference both ways, with every term that reads the bias (softcap, smoothing, maxSup, z-loss).
+         for (const options of [ALL, NO_CAP]) {
+           for (const layout of ['vd', 'dv'] as const) {
+             const k: Case = {n: 37, v: 150, d: 7, seed: 151, layout, ignoreFraction: 0.2, classWeights: true,
+                              options: {...options, vocabChunk: 64, reduction: 'sum'}};
+             const built = build(k);
+             const fwd = lceReferenceForward(built.ref);
+             const expected = lceReferenceBackward(built.ref, fwd, lceReferenceReductionGradient(built.ref, 'sum'));
+             const zeros = tf.zeros([k.v]);
+             const what = `${options === ALL ? 'softcap' : 'no softcap'}, '${layout}'`;
+             for (const withZeros of [false, true]) {
+               const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor, bb?: tf.Tensor) =>
+                   linearCrossEntropy(ee, cc, built.y, opOptions(k, built, bb)) as tf.Scalar)(
+                   withZeros ? [built.e, built.c, zeros] : [built.e, built.c]);
+               const how = `${what}, ${withZeros ? 'explicit zeros bias' : 'no bias'}`;
+               expectClose(await value.data(), [lceReferenceReduce(built.ref, fwd.losses, 'sum')], tol, `${how}: loss`);
+               expectClose(await grads[0].data(), expected.dEmbeddings, tol, `${how}: dEmbeddings`);
+               expectClose(await grads[1].data(), expected.dClassifier, tol, `${how}: dClassifier`);
+               if (withZeros) expectClose(await grads[2].data(), expected.dBias, tol, `${how}: dBias`);
+               tf.dispose([value, ...grads]);
+             }
+             tf.dispose([zeros, built.e, built.c, built.y, built.w!]);
+           }
+         }
+       });
+
+    it('with hasBias false the kernel reads its zeros bias input or not, and its gradients stay exact', async () => {
+      const k: Case = {n: 20, v: 70, d: 5, seed: 152, options: {...ALL}};
+      const {ref, e, c, y} = build(k);
+      const fwd = lceReferenceForward(ref);
+      const zeros = tf.zeros([k.v]), ones = tf.ones([k.v]);
+      const attrs = kernelAttrs({...ALL, hasBias: false, gradFilterEps: 0});
+      const [de, dc, db] = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => tf.sum(
+          runKernelOrComposite(SluiceLinearCrossEntropy, {embeddings: ee, classifier: cc, labels: y, bias: bb,
+                                                          classWeights: ones}, attrs)[0]) as tf.Scalar)([e, c, zeros]);
+      const expected = lceReferenceBackward(ref, fwd, new Float64Array(k.n).fill(1));
+      expectClose(await de.data(), expected.dEmbeddings, tol, 'dEmbeddings');
+      expectClose(await dc.data(), expected.dClassifier, tol, 'dClassifier');
+      expect(db.shape).toEqual([k.v]);
+      // The op discards this dBias (kernel_names.ts): cpu, tensorflow and the composite skip it and return zeros;
+      // another kernel may instead return the true gradient at the zeros bias, or none (the gradient is then zeros).
+      const dBias = await db.data();
+      const allZero = Array.from(dBias).every(x => x === 0);
+      if (forceComposite || env.backendName === 'cpu' || env.backendName === 'tensorflow') {
+        expect(allZero).withContext('dBias with hasBias false').toBe(true);
+      } else if (!allZero) {
+        expectClose(dBias, expected.dBias, tol, 'dBias at the zeros bias');
+      }
+      tf.dispose([de, dc, db, e, c, y, zeros, ones]);
+    });
+
+    if (forceComposite) {
+      it('the composite rejects V > 2^24 (its argmax rides as float32) with a clear error', () => {
+        // D = 0 keeps the tensors empty: the check comes before anything is computed.
+        const v = (1 << 24) + 1;
+        const inputs = {embeddings: tf.zeros([1, 0]), classifier: tf.zeros([v, 0]), labels: tf.tensor1d([0], 'int32')};
+        const before = tf.memory().numTensors;
+        expect(() => runKernelOrComposite(SluiceLinearCrossEntropy, inputs, kernelAttrs()))
+            .toThrowError(/linearCrossEntropy: classifier must be of shape \[V, D\] with V <= 16777216 \(2\^24\) on the composite path.*, got shape \[16777217,0\]/);
+        expect(tf.memory().numTensors).withContext('tensors left behind').toBe(before);
+        tf.dispose(Object.values(inputs));
+      });
+    }
 
     it('classWeights: the reference and the op reproduce torch.nn.functional.linear_cross_entropy', async () => {
       const f = TORCH_LCE_FIXTURE;
