@@ -181,7 +181,7 @@ export function resolveLinearCrossEntropyOptions(op: string,
   return {
     attrs: {
       ignoreIndex, softcap, labelSmoothing, zLoss, maxSup, gradFilterEps, vocabChunk, classifierLayout,
-      hasBias: true, hasClassWeights: false, computeEntropy: o.returnEntropy === true,
+      hasBias: o.bias != null, hasClassWeights: false, computeEntropy: o.returnEntropy === true,
     },
     reduction,
     shift: o.shift === true,
