@@ -4,9 +4,9 @@
  * read)]; see `SluiceLinearCrossEntropyGrad` in @sluice/core. Two-pass
  * default: the per-token coefficients once per token chunk
  * (`LceTokenCoefProgram`), then per vocabulary block and token chunk,
- * `LceGradLogitsProgram` writes the dz block, then `LceGradMatMulProgram` adds dz·C into dE and dzᵀ·E into dC
- * (Eᵀ·dz for a [D, V] classifier) and `LceBiasGradProgram` the column sums
- * into dBias. The float32 accumulation order of each is stated in its file.
+ * `LceGradLogitsProgram` writes the dz block, then `LceGradMatMulProgram`
+ * adds dz·C into dE and dzᵀ·E into dC (Eᵀ·dz for a [D, V] classifier) and
+ * `LceBiasGradProgram` the column sums into dBias. The float32 accumulation order of each is stated in its file.
  */
 import {env, KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs,
