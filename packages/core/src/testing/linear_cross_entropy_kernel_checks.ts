@@ -140,7 +140,7 @@ export async function checkAllMaskedVocabulary(tol: number, options: LinearCross
   const r = linearCrossEntropy(e, c, y, {...o, returnLse: true, returnEntropy: true});
   const [dE, dC] = tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
       tf.sum(linearCrossEntropy(ee, cc, y, o) as tf.Tensor))([e, c]);
-  const mean = linearCrossEntropy(e, c, y, {...options, bias: b});
+  const mean = linearCrossEntropy(e, c, y, {...options, bias: b}) as tf.Tensor;
   const ref: LceRefInput = {n, d, v, embeddings, classifier, labels, bias, softcap: options.softcap,
                             labelSmoothing: options.labelSmoothing, zLoss: options.zLoss, maxSup: options.maxSup};
   const fwd = lceReferenceForward(ref);
