@@ -197,7 +197,7 @@ export function describeWebGLLinearCrossEntropy() {
         row.dispose();
       });
       expect(control.peakBytes).withContext('texture peak of an unpacked read').toBeGreaterThanOrEqual(classifierBytes);
-      const options = {...ALL, reduction: 'none' as const, returnEntropy: true};
+      const options = {...ALL, reduction: 'none', returnEntropy: true} as const;
       const {result, peakBytes} = await peakTextureBytesDuring(async () => {
         const r = linearCrossEntropy(e, c, y, options);
         await Promise.all([r.loss.data(), r.entropy.data()]);
