@@ -90,6 +90,7 @@ export class LcePartialProgram implements WebGPUProgram {
   ${logitLoadersSnippet('uniforms.eRow', f.layout)}
   ${tiledMatMulSnippet(TILE, 'k', logitTileLayout(f.layout))}
   var<workgroup> red : array<f32, ${tm * wgX}>;
+  var<workgroup> splitTilesShared : i32;
 
   ${main()} {
     let tx = i32(localId.x);
@@ -98,9 +99,14 @@ export class LcePartialProgram implements WebGPUProgram {
     let split = i32(workgroupId.y);
     let splitStart = split * uniforms.splitSize;
     let splitEnd = min(uniforms.vocab, splitStart + uniforms.splitSize);
-    // Only the tiles that hold columns of this split (the last split of a range may be short): the
-    // bound depends on the workgroup and uniforms alone, so every thread meets the same barriers.
-    let splitTiles = (splitEnd - splitStart + ${tn - 1}) / ${tn};
+    // Only the tiles that hold columns of this split (the last split of a range may be short). The
+    // bound is the same for the whole workgroup, but tfjs hands workgroupId over through a private
+    // variable, which the uniformity analysis cannot follow: workgroupUniformLoad makes it uniform,
+    // so the barriers in the loop stay valid.
+    if (localIndex == 0u) {
+      splitTilesShared = (splitEnd - splitStart + ${tn - 1}) / ${tn};
+    }
+    let splitTiles = workgroupUniformLoad(&splitTilesShared);
     let kTiles = (uniforms.dim + ${TILE.tk - 1}) / ${TILE.tk};
 
     var rowMax : array<f32, ${rm}> = array<f32, ${rm}>();
