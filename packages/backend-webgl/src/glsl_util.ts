@@ -11,6 +11,11 @@ export function chunkUniforms(): Array<{name: string, type: UniformType}> {
   return [{name: 'vocabStart', type: 'int'}, {name: 'softcap', type: 'float'}];
 }
 
+/** The values of `chunkUniforms()`, in its order, for the chunk starting at class `start`. */
+export function chunkUniformValues(start: number, softcap: number): number[][] {
+  return [[start], [softcap]];
+}
+
 /**
  * `softcap(x, s)` = s·tanh(x / s), identity when s <= 0 (a runtime uniform,
  * so one compiled program serves every cap). tanh is written through

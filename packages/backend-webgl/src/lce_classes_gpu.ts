@@ -12,8 +12,7 @@ import type {TensorInfo} from '@tensorflow/tfjs-core';
 import {columnSums} from './column_sum_gpu';
 import {MASK_SNIPPET} from './glsl_util';
 import type {GPGPUProgram, MathBackendWebGL} from './internal';
-import {reshape} from './internal';
-import type {Scratch} from './lce_plan';
+import {packedAs, Scratch} from './lce_plan';
 
 class ClassIndicatorProgram implements GPGPUProgram {
   variableNames: string[] = [];
@@ -48,8 +47,5 @@ export function classStats(backend: MathBackendWebGL, scratch: Scratch, vocab: n
 
 /** classWeights [V] as a packed [1, V] tensor, registered in `scratch`. */
 export function packedWeightsRow(backend: MathBackendWebGL, scratch: Scratch, weights: TensorInfo): TensorInfo {
-  const row = scratch.add(reshape({inputs: {x: weights}, backend, attrs: {shape: [1, weights.shape[0]]}}));
-  const packed = scratch.add(backend.packTensor(row));
-  scratch.dispose(row);
-  return packed;
+  return packedAs(backend, scratch, weights, [1, weights.shape[0]]);
 }

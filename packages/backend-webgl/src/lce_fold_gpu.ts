@@ -13,18 +13,29 @@
  *
  * `LceFoldExtrasProgram` (only for the entropy, or label smoothing with
  * classWeights): a second pass over the same chunk after the first, reading
- * the new max m from the state: (m used, Σ exp(z − m)·z, Σ w_c z_c, 0), the
- * first sum rescaled by exp(m_old − m) when the max moved. A separate program
+ * the new max m from the state: (m used, Q = Σ exp(z − m)·(z − m), Σ w_c z_c,
+ * s = Σ exp(z − m)). Q is taken relative to the running max, not as
+ * Σ exp(z − m)·z: the entropy is log s − Q / s, and lse − Σ p z with absolute
+ * logits would cancel catastrophically under a large shared offset
+ * (z ≈ 1e4 + O(1)). When the max moves from m to m', Q' = e^{m − m'}·(Q +
+ * s·(m − m')) and s' = e^{m − m'}·s. The extras keep their own s (not the
+ * state's), so Q and s always cover the same classes. A separate program
  * because one fragment writes one texel: four more fields in the first
  * program would make it run twice per token.
  *
+ * `LceLabelLogitProgram`: the label's pre-cap logit x_y, taken from the
+ * chunk that holds it, so the loss needs neither the embeddings nor the
+ * classifier (reading those unpacked would make tfjs unpack a packed [V, D]
+ * classifier whole on every call). Packed [N, 2]: per token (label, x_y), two
+ * tokens per texel; one texel read per token and chunk.
+ *
  * Float32 accumulation order (issue 18.6), per token: every sum is serial in
  * vocabulary order, column by column within a chunk and chunk after chunk
- * (online max/sum-exp: a new max rescales the running Σexp once); Σz and
- * Σ w z are plain running sums; no pairwise merging.
+ * (online max/sum-exp: a new max rescales the running Σexp, and Q, once);
+ * Σz and Σ w z are plain running sums; no pairwise merging.
  */
-import {chunkUniforms, MASK_SNIPPET, PACKED_PICK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
-import type {GPGPUProgram} from './internal';
+import {AS_INT_SNIPPET, chunkUniforms, MASK_SNIPPET, PACKED_PICK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
+import type {GPGPUProgram, UniformType} from './internal';
 
 /** Lowest finite float32: exp(it − z) underflows to 0 for any finite z. */
 const NEG_INIT = '-3.4028234e38';
@@ -104,17 +115,31 @@ export class LceFoldExtrasProgram implements GPGPUProgram {
   /**
    * Inputs: logits, state (after this chunk's fold), the previous extras
    * unless `first`, and the packed [1, V] classWeights when `weighted`.
-   * `entropy`: accumulate Σ exp(z − m)·z; `weighted`: Σ w z.
+   * `entropy`: accumulate Q and s; `weighted`: Σ w z.
    */
   constructor(tokens: number, chunk: number, first: boolean, entropy: boolean, weighted: boolean) {
     this.variableNames = ['logits', 'state'];
     if (!first) this.variableNames.push('extras');
     if (weighted) this.variableNames.push('weights');
     this.outputShape = [tokens, 2, 2];
-    const init = first ? 'float t = 0.0; float wz = 0.0;' : `
+    let init = 'float q = 0.0; float s = 0.0; float wz = 0.0;';
+    if (!first) {
+      init = `
         vec4 ex = getExtras(row, 0, 0);
-        float t = ex.y * exp(ex.x - m);  // the max moved from ex.x to m
-        float wz = ex.z;`;
+        float wz = ex.z;
+        float q = 0.0;
+        float s = 0.0;`;
+      if (entropy) {
+        // The max moved from ex.x to m (a no-op when it stayed); nothing folded yet: Q = s = 0.
+        init += `
+        if (ex.w > 0.0) {
+          float shift = ex.x - m;
+          float scale = exp(shift);
+          q = scale * (ex.y + ex.w * shift);
+          s = scale * ex.w;
+        }`;
+      }
+    }
     this.userCode = `
       ${SOFTCAP_SNIPPET}
       ${MASK_SNIPPET}
@@ -125,9 +150,49 @@ export class LceFoldExtrasProgram implements GPGPUProgram {
         float m = getState(row, 0, 0).x;
         ${init}
         ${chunkLoop(chunk, `
-            ${entropy ? 't += exp(z - m) * z;' : ''}
+            ${entropy ? 'float d = z - m; float e = exp(d); s += e; q += e * d;' : ''}
             ${weighted ? 'wz += sluicePick(getWeights(0, col), 0, col) * z;' : ''}`)}
-        setOutput(vec4(m, t, wz, 0.0));
+        setOutput(vec4(m, q, wz, s));
+      }
+    `;
+  }
+}
+
+export class LceLabelLogitProgram implements GPGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  userCode: string;
+  packedInputs = true;
+  packedOutput = true;
+  customUniforms = [{name: 'vocabStart', type: 'int' as UniformType}];
+
+  /**
+   * Inputs: logits and, when `first`, the labels as [N, 1] (the labels then
+   * ride along in the output), else the previous output.
+   */
+  constructor(tokens: number, chunk: number, first: boolean) {
+    this.variableNames = ['logits', first ? 'labels' : 'prev'];
+    this.outputShape = [tokens, 2];
+    const prev = first ? 'vec4 l = getLabels(row, 0); vec4 prev = vec4(l.x, 0.0, l.z, 0.0);' :
+                         'vec4 prev = getPrev(row, 0);';
+    this.userCode = `
+      ${AS_INT_SNIPPET}
+      ${PACKED_PICK_SNIPPET}
+
+      // x_y of token r when its label y falls in this chunk, else \`keep\`.
+      float labelLogit(int r, float label, float keep) {
+        int j = sluiceAsInt(label) - vocabStart;
+        if (r >= ${tokens} || j < 0 || j >= ${chunk}) {
+          return keep;
+        }
+        return sluicePick(getLogits(r, j), r, j);
+      }
+
+      void main() {
+        // Texel (r, 0) holds (label, x_y) of tokens r and r + 1 as x, y and z, w.
+        int row = getOutputCoords().x;
+        ${prev}
+        setOutput(vec4(prev.x, labelLogit(row, prev.x, prev.y), prev.z, labelLogit(row + 1, prev.z, prev.w)));
       }
     `;
   }

@@ -1,20 +1,23 @@
 /**
  * Per-token outputs of the fused cross-entropy forward, read from the folded
  * state [N, 2, 2] = (max, Σexp, argmax, Σz) per token (sums over the unmasked
- * classes U), the extras (m, Σ exp(z − m)·z, Σ w z, 0) and the class stats
+ * classes U), the extras (m, Q = Σ exp(z − m)·(z − m), Σ w z, s = Σ exp(z − m)),
+ * the label logits [N, 2] = (label, pre-cap x_y) and the class stats
  * (V_u, S = Σ_{c∈U} w_c):
  *   'lse'     max + log Σexp (every token, ignored ones included; NaN when
  *             no class is unmasked),
  *   'argmax'  the first index of the row maximum over U,
- *   'entropy' lse − Σ_c p_c z_c = lse − Σ exp(z − m)·z / Σexp,
+ *   'entropy' lse − Σ_c p_c z_c = log s − Q / s (relative to the max: no
+ *             cancellation under a large shared logit offset; NaN when s = 0),
  *   'loss'    (1 − ls)·w_y·(lse − z_y) + (ls / V_u)·(S·lse − Σ w z) + zLoss·w_y·lse²
  *             + maxSup·w_y·(max − Σz / V_u); 0 for ignored tokens, NaN for a kept
- *             label outside [0, V), +Inf for a label at a masked class.
- * The label logit is computed here once per token (a D-long dot product in
- * k order, float32), reading the classifier in its layout.
+ *             label outside [0, V) and for every kept token when no class is
+ *             unmasked, +Inf for a label at a masked class.
+ * z_y comes from the matmul's logits of the label's chunk (`LceLabelLogitProgram`),
+ * the same values the fold saw; no input here is [V, D] or [N, D], so nothing
+ * that size is ever unpacked for these programs (their inputs are all O(N) or
+ * O(V): tfjs unpacks the packed state and label logits, N × 6 floats).
  */
-import type {ClassifierLayout} from '@sluice/core';
-
 import type {GPGPUProgram, UniformType} from './internal';
 import {AS_INT_SNIPPET, MASK_SNIPPET, SOFTCAP_SNIPPET} from './glsl_util';
 
@@ -39,10 +42,15 @@ export class LceStatOutputProgram implements GPGPUProgram {
     const value = {
       lse: 'sluiceLse(i)',
       argmax: 'getState(i, 1, 0)',
-      entropy: 'sluiceLse(i) - getExtras(i, 0, 1) / getState(i, 0, 1)',
+      entropy: 'sluiceEntropy(i)',
     }[output];
     this.userCode = `
       ${LSE_OF}
+      ${output === 'entropy' ? `
+      float sluiceEntropy(int i) {
+        float s = getExtras(i, 1, 1);
+        return s > 0.0 ? log(s) - getExtras(i, 0, 1) / s : NAN;
+      }` : ''}
       void main() {
         int i = getOutputCoords();
         setOutput(${value});
@@ -52,9 +60,6 @@ export class LceStatOutputProgram implements GPGPUProgram {
 }
 
 export interface LceLossVariant {
-  dim: number;
-  layout: ClassifierLayout;
-  hasBias: boolean;
   /** classWeights are read (w_y); with `weightedSum` also Σ w z from the extras. */
   hasWeights: boolean;
   weightedSum: boolean;
@@ -75,15 +80,13 @@ export class LceLossProgram implements GPGPUProgram {
     {name: 'maxSup', type: 'float' as UniformType},
   ];
 
-  /** Inputs in order: state, labels, E, C, then bias, weights, stats, extras as the variant has them. */
+  /** Inputs in order: state, label logits, then weights, stats, extras as the variant has them. */
   constructor(tokens: number, o: LceLossVariant) {
     this.outputShape = [tokens];
-    this.variableNames = ['state', 'labels', 'E', 'C'];
-    if (o.hasBias) this.variableNames.push('bias');
+    this.variableNames = ['state', 'labelLogits'];
     if (o.hasWeights) this.variableNames.push('weights');
     if (o.hasStats) this.variableNames.push('stats');
     if (o.weightedSum) this.variableNames.push('extras');
-    const cAt = o.layout === 'dv' ? 'getC(k, y)' : 'getC(y, k)';
     this.userCode = `
       ${SOFTCAP_SNIPPET}
       ${AS_INT_SNIPPET}
@@ -92,22 +95,20 @@ export class LceLossProgram implements GPGPUProgram {
 
       void main() {
         int i = getOutputCoords();
-        int y = sluiceAsInt(getLabels(i));
+        int y = sluiceAsInt(getLabelLogits(i, 0));
         if (y == ignoreIndex) {
           setOutput(0.0);
           return;
         }
-        if (y < 0 || y >= vocab) {
-          setOutput(NAN);  // only reachable when the op could not check labels
+        // A kept label outside [0, V) (only reachable when the op could not check labels), or no
+        // unmasked class at all (Σexp = 0, lse NaN): the loss is NaN, whatever the weights.
+        if (y < 0 || y >= vocab || !(getState(i, 0, 1) > 0.0)) {
+          setOutput(NAN);
           return;
         }
         float m = getState(i, 0, 0);
         float lse = sluiceLse(i);
-        float x = 0.0;
-        for (int k = 0; k < ${o.dim}; k++) {
-          x += getE(i, k) * ${cAt};
-        }
-        ${o.hasBias ? 'x += getBias(y);' : ''}
+        float x = getLabelLogits(i, 1);
         // z_y = −Inf at a masked class (its loss is +Inf, as PyTorch's).
         float zy = sluiceMasked(x) ? -sluiceInf() : sluiceSoftcap(x, softcap);
         float wy = ${o.hasWeights ? 'getWeights(y)' : '1.0'};

@@ -8,7 +8,7 @@
 import {env, TensorInfo} from '@tensorflow/tfjs-core';
 import type {ClassifierLayout} from '@sluice/core';
 
-import {batchMatMulImpl, MathBackendWebGL, slice} from './internal';
+import {batchMatMulImpl, MathBackendWebGL, reshape, slice} from './internal';
 
 /**
  * 2^22 floats (16 MiB) per [N, chunk] block: a few such blocks are alive at a
@@ -59,6 +59,22 @@ export class Scratch {
     for (const t of this.live) this.backend.disposeIntermediateTensorInfo(t);
     this.live.clear();
   }
+}
+
+/**
+ * `x` reshaped to `shape` as a packed tensor, registered in `scratch` (one
+ * pack pass, or none when the reshape already gives a packed texture): for
+ * packed programs that read a small O(N) or O(V) input, packed once per call
+ * instead of by tfjs on every program that reads it.
+ */
+export function packedAs(backend: MathBackendWebGL, scratch: Scratch, x: TensorInfo, shape: number[]): TensorInfo {
+  const shaped = scratch.add(reshape({inputs: {x}, backend, attrs: {shape}}));
+  if (backend.texData.get(shaped.dataId).isPacked === true) {
+    return shaped;
+  }
+  const packed = scratch.add(backend.packTensor(shaped));
+  scratch.dispose(shaped);
+  return packed;
 }
 
 /** V of a classifier [V, D] ('vd') or [D, V] ('dv'). */

@@ -3,14 +3,18 @@
  * conformance suite: the registered kernels really run (no composite ops),
  * N×V larger than the largest texture works (naive tfjs cross-entropy cannot
  * even allocate its logits there), the texture pool grows by O(N × chunk),
- * not N×V, no texture outlives a call, labels outside [0, V) give NaN rows, and 'dv' with masked classes runs
- * without a transposed copy, with exact zero gradients at masked classes.
+ * not N×V, no texture outlives a call, a packed classifier is never unpacked,
+ * labels outside [0, V) give NaN rows, an absent bias is never read, an
+ * all-masked vocabulary gives NaN, the entropy keeps its precision under a
+ * large logit offset, and 'dv' with masked classes runs without a transposed
+ * copy, with exact zero gradients at masked classes.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {linearCrossEntropy, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad, SluiceTopOneSuppression} from '@sluice/core';
-import {backendTolerance, expectClose, lceReferenceBackward, lceReferenceForward, randomLabels, seededRandom,
-        uniformArray} from '@sluice/core/testing';
+import {backendTolerance, checkAbsentBiasIsNotRead, checkAllMaskedVocabulary, checkEntropyUnderOffset,
+        checkOutOfRangeLabelRows, expectClose, lceKernelAttrs, lceReferenceBackward, lceReferenceForward, randomLabels,
+        RefOptions, seededRandom, transposed, uniformArray} from '@sluice/core/testing';
 
 const WEBGL: Constraints = {predicate: env => env.backendName === 'webgl'};
 
@@ -19,6 +23,38 @@ interface WebGLMemory extends tf.MemoryInfo {
   numBytesInGPUAllocated: number;
 }
 const gpuMemory = () => tf.memory() as WebGLMemory;
+
+interface WebGLInternals {
+  numBytesInGPU: number;
+  texData: {get(dataId: object): {isPacked?: boolean}};
+}
+const webgl = () => tf.backend() as unknown as WebGLInternals;
+
+/**
+ * The most texture bytes in use at any moment during `f`, above the level
+ * before it (the backend's own counter, which tf.memory() samples only
+ * between kernels, watched at every change).
+ */
+async function peakTextureBytesDuring<T>(f: () => Promise<T>): Promise<{result: T, peakBytes: number}> {
+  const backend = webgl();
+  let value = backend.numBytesInGPU;
+  const start = value;
+  let peak = value;
+  Object.defineProperty(backend, 'numBytesInGPU', {
+    configurable: true, enumerable: true, get: () => value,
+    set: (bytes: number) => {
+      value = bytes;
+      peak = Math.max(peak, bytes);
+    },
+  });
+  try {
+    return {result: await f(), peakBytes: peak - start};
+  } finally {
+    Object.defineProperty(backend, 'numBytesInGPU', {configurable: true, enumerable: true, writable: true, value});
+  }
+}
+
+const ALL: RefOptions = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
 
 /**
  * Float64 per-token loss (plain options) and, for rows `rows` of C and
@@ -140,47 +176,71 @@ export function describeWebGLLinearCrossEntropy() {
       tf.dispose([e, c, y, value, perToken, ...grads]);
     });
 
+    // An optimizer update leaves the weights as a packed op's output. Reading the classifier through an
+    // unpacked sampler would make tfjs unpack all of it on every forward (256 MiB at V=262144, D=256).
+    it('read a packed classifier as is: no [V, D]-sized texture appears during the forward', async () => {
+      const n = 8, v = 2048, d = 64;  // [V, D]: 512 KiB; the [N, V] logits: 64 KiB
+      const rand = seededRandom(41);
+      const eValues = uniformArray(rand, n * d), aValues = uniformArray(rand, v * d, -0.5, 0.5);
+      const bValues = uniformArray(rand, v * d, -0.5, 0.5);
+      const labels = randomLabels(rand, n, v, -100, 0.25);
+      const e = tf.tensor2d(eValues, [n, d]), y = tf.tensor1d(labels, 'int32');
+      const a = tf.tensor2d(aValues, [v, d]), b = tf.tensor2d(bValues, [v, d]);
+      const c = tf.add(a, b) as tf.Tensor2D;
+      await c.data();
+      expect(webgl().texData.get(c.dataId).isPacked).withContext('the classifier texture is packed').toBe(true);
+      const classifierBytes = v * d * 4;
+      // The measure itself: an unpacked program reading the classifier (gather) does unpack it whole.
+      const control = await peakTextureBytesDuring(async () => {
+        const row = tf.gather(c, [0]);
+        await row.data();
+        row.dispose();
+      });
+      expect(control.peakBytes).withContext('texture peak of an unpacked read').toBeGreaterThanOrEqual(classifierBytes);
+      const options = {...ALL, reduction: 'none', returnEntropy: true} as const;
+      const {result, peakBytes} = await peakTextureBytesDuring(async () => {
+        const r = linearCrossEntropy(e, c, y, options);
+        await Promise.all([r.loss.data(), r.entropy.data()]);
+        return r;
+      });
+      console.log(`  packed classifier [${v}, ${d}] (${classifierBytes / 1024} KiB): the forward's texture peak ` +
+                  `${(peakBytes / 1024).toFixed(1)} KiB; an unpacked gather's ${(control.peakBytes / 1024).toFixed(1)} KiB`);
+      expect(peakBytes).withContext('texture peak of the forward (bytes)').toBeLessThan(classifierBytes / 2);
+      const classifier = Float32Array.from(aValues, (x, i) => Math.fround(x + bValues[i]));
+      const fwd = lceReferenceForward({n, d, v, embeddings: eValues, classifier, labels, ...ALL});
+      expectClose(await result.loss.data(), fwd.losses, tol, 'per-token losses');
+      expectClose(await result.entropy.data(), fwd.entropy, tol, 'entropy');
+      tf.dispose([result.loss, result.entropy, e, y, a, b, c]);
+    });
+
     // On webgl the op reads labels back and rejects out-of-range ones, so such a label only reaches
     // the kernels when called directly (as another op, or a future GPU-resident path, may): the
     // kernels must then make its row NaN (loss and dEmbeddings row), never a finite loss.
-    it('give NaN loss and dEmbeddings rows for labels outside [0, V) that reach the kernels', async () => {
-      const yValues = [1, 7, -3, -100, 4, 0], bad = [1, 2];
-      const n = yValues.length, v = 5, d = 3;
-      const rand = seededRandom(17);
-      const embeddings = uniformArray(rand, n * d, -2, 2), classifier = uniformArray(rand, v * d);
-      const bias = uniformArray(rand, v);
-      const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
-      const attrs = {...options, ignoreIndex: -100, gradFilterEps: 0, vocabChunk: 2, hasBias: true, classifierLayout: 'vd',
-                     hasClassWeights: false, computeEntropy: false};
-      const e = tf.tensor2d(embeddings, [n, d]), c = tf.tensor2d(classifier, [v, d]), b = tf.tensor1d(bias);
-      const labels = tf.add(tf.tensor1d(yValues, 'int32'), tf.scalar(0, 'int32')) as tf.Tensor1D;
-      const before = tf.memory().numTensors;
-      const engine = tf.engine();
-      const [losses, lse, argmax, entropy] = engine.runKernel(SluiceLinearCrossEntropy,
-                                                     {embeddings: e, classifier: c, labels, bias: b}, attrs) as tf.Tensor[];
-      const dLosses = tf.ones([n]), dLse = tf.zeros([n]);
-      const [dE, dC, dB] = engine.runKernel(SluiceLinearCrossEntropyGrad,
-                                            {dLosses, dLse, embeddings: e, classifier: c, labels, lse, argmax, bias: b},
-                                            attrs) as tf.Tensor[];
-      // Reference: the out-of-range rows ignored, so the others can be compared.
-      const ref = {n, d, v, embeddings, classifier, bias, ...options,
-                   labels: yValues.map((y, i) => bad.includes(i) ? -100 : y)};
-      const fwd = lceReferenceForward(ref);
-      const expected = lceReferenceBackward(ref, fwd, new Float64Array(n).fill(1));
-      const [lossValues, dEValues, dCValues] = await Promise.all([losses.data(), dE.data(), dC.data()]);
-      const kept = yValues.map((_, i) => i).filter(i => !bad.includes(i));
-      const rowsOf = (values: ArrayLike<number>, rows: number[]) =>
-          rows.flatMap(i => Array.from(values).slice(i * d, (i + 1) * d));
-      expect(bad.map(i => lossValues[i]).every(Number.isNaN)).withContext(`losses ${lossValues}`).toBe(true);
-      expect(rowsOf(dEValues, bad).every(Number.isNaN)).withContext(`dEmbeddings ${dEValues}`).toBe(true);
-      expectClose(kept.map(i => lossValues[i]), kept.map(i => fwd.losses[i]), tol, 'losses of in-range labels');
-      expectClose(rowsOf(dEValues, kept), rowsOf(expected.dEmbeddings, kept), tol, 'dEmbeddings of in-range labels');
-      // Every class's gradient sums over the tokens, the NaN rows included.
-      expect(Array.from(dCValues).every(Number.isNaN)).withContext('dClassifier all NaN').toBe(true);
-      tf.dispose([losses, lse, argmax, entropy, dLosses, dLse, dE, dC, dB]);
-      expect(tf.memory().numTensors).toBe(before);
-      tf.dispose([e, c, b, labels]);
+    it('give NaN loss and dEmbeddings rows for labels outside [0, V) that reach the kernels', () =>
+       checkOutOfRangeLabelRows({...ALL}, tol, ({e, c, b, labels, options}) => {
+         const attrs = lceKernelAttrs({...options, vocabChunk: 2}) as unknown as tf.NamedAttrMap;
+         const engine = tf.engine();
+         const [losses, lse, argmax, entropy] = engine.runKernel(SluiceLinearCrossEntropy,
+             {embeddings: e, classifier: c, labels, bias: b}, attrs) as tf.Tensor[];
+         const dLosses = tf.ones(labels.shape), dLse = tf.zeros(labels.shape);
+         const [dEmbeddings, dClassifier, dBias] = engine.runKernel(SluiceLinearCrossEntropyGrad,
+             {dLosses, dLse, embeddings: e, classifier: c, labels, lse, argmax, bias: b}, attrs) as tf.Tensor[];
+         return {losses, dEmbeddings, dClassifier, others: [lse, argmax, entropy, dLosses, dLse, dBias]};
+       }));
+
+    it("never read the op's zero bias when the caller gave none (hasBias false; one chunk, and chunks of 8)",
+       async () => {
+         await checkAbsentBiasIsNotRead(tol);
+         await checkAbsentBiasIsNotRead(tol, {vocabChunk: 8});
+       });
+
+    it('give NaN lse and kept-token losses when every class is masked (plain, every option)', async () => {
+      await checkAllMaskedVocabulary(tol);
+      await checkAllMaskedVocabulary(tol, {...ALL, vocabChunk: 8});
     });
+
+    it('keep the entropy exact under a shared logit offset of 1e4 (float64 within 2e-4; chunks of 64)', () =>
+       checkEntropyUnderOffset(1e4, 2e-4));
 
     // −Inf travels through textures and tfjs's fused-bias matmul; the programs test it with a sentinel
     // comparison on the pre-cap logit. A masked class must get exactly 0, and 'dv' must run without a
@@ -192,7 +252,7 @@ export function describeWebGLLinearCrossEntropy() {
       const bias = uniformArray(rand, v).map((b, j) => masked.includes(j) ? -Infinity : b);
       const classWeights = uniformArray(rand, v, 0.5, 2);
       const labels = [1, 2, 3, 4, 7, 8, 9, 10, -100];
-      const classifierDV = Array.from({length: d * v}, (_, i) => classifierVD[(i % v) * d + Math.floor(i / v)]);
+      const classifierDV = transposed(classifierVD, v, d);
       const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1, vocabChunk: 4};
       const e = tf.tensor2d(embeddings, [n, d]), c = tf.tensor2d(classifierDV, [d, v]), b = tf.tensor1d(bias);
       const w = tf.tensor1d(classWeights), y = tf.tensor1d(labels, 'int32');
@@ -213,7 +273,7 @@ export function describeWebGLLinearCrossEntropy() {
         expect(dBValues[j]).withContext(`dBias[${j}]`).toBe(0);
         for (let k = 0; k < d; ++k) expect(dCValues[k * v + j]).withContext(`dClassifier[${k}, ${j}]`).toBe(0);
       }
-      const dCExpected = Array.from({length: d * v}, (_, i) => expected.dClassifier[(i % v) * d + Math.floor(i / v)]);
+      const dCExpected = transposed(expected.dClassifier, v, d);
       expectClose(dEValues, expected.dEmbeddings, tol, 'dEmbeddings');
       expectClose(dCValues, dCExpected, tol, 'dClassifier [D, V]');
       expectClose(dBValues, expected.dBias!, tol, 'dBias');

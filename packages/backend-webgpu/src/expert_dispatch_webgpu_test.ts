@@ -10,8 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {expertCombine, expertDispatch, groupedMatMul, SluiceExpertCombine, SluiceExpertDispatch, SluiceGroupedMatMul, SluiceGroupedMatMulGrad} from '@sluice/core';
-import {backendTolerance, dispatchReference, expectClose, seededRandom, staticSourceRows,
-        uniformArray} from '@sluice/core/testing';
+import {backendTolerance, dispatchReference, expectClose, seededRandom, staticSourceRows, uniformArray,
+        withFlags} from '@sluice/core/testing';
 
 import {SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';
 
@@ -55,16 +55,6 @@ function routes(s: Shape, seed: number): Int32Array {
   return out;
 }
 
-async function withMaxWorkgroups<T>(value: number, f: () => Promise<T>): Promise<T> {
-  const saved = tf.env().get(SLUICE_WEBGPU_MAX_WORKGROUPS);
-  tf.env().set(SLUICE_WEBGPU_MAX_WORKGROUPS, value);
-  try {
-    return await f();
-  } finally {
-    tf.env().set(SLUICE_WEBGPU_MAX_WORKGROUPS, saved);
-  }
-}
-
 /** Registers the suite; test entries that run a 'webgpu' env call it. */
 export function describeWebGPUExpertDispatch() {
 describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
@@ -78,7 +68,8 @@ describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
 
   for (const s of SHAPES) {
     it(`${s.name}: dispatch, grouped matmul, its gradient and combine match JS loops ` +
-           `(N=${s.n}, D=${s.d}, H=${s.h}, E=${s.e}, k=${s.k})`, () => withMaxWorkgroups(s.maxWorkgroups, async () => {
+           `(N=${s.n}, D=${s.d}, H=${s.h}, E=${s.e}, k=${s.k})`,
+       () => withFlags({[SLUICE_WEBGPU_MAX_WORKGROUPS]: s.maxWorkgroups}, async () => {
       const {n, d, h, e, k} = s;
       const pairs = n * k;
       const idx = routes(s, n + e);
@@ -204,7 +195,7 @@ describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
   for (const [s, capacity, policy] of CAPACITY_SHAPES) {
     it(`capacity ${capacity}, ${policy} priority, ${s.name}: the static layout, drops, counts, dx and combine ` +
            `match the per-expert reference (N=${s.n}, D=${s.d}, E=${s.e}, k=${s.k})`,
-       () => withMaxWorkgroups(s.maxWorkgroups, async () => {
+       () => withFlags({[SLUICE_WEBGPU_MAX_WORKGROUPS]: s.maxWorkgroups}, async () => {
       const {n, d, e, k} = s;
       const idx = routes(s, n + e);
       const xv = uniformArray(seededRandom(1), n * d, -1, 1);

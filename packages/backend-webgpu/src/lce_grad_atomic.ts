@@ -19,7 +19,7 @@ import {f32, i32} from './uniforms';
  */
 export function lceGradAtomic(scratch: GpuScratch, call: GradCall, filterEps: number,
                               tokenCoefficients: (t0: number, nt: number) => TensorInfo): TensorInfo[]|null {
-  const {inputs: {embeddings: e, classifier: c, bias}, attrs, v} = call;
+  const {inputs: {embeddings: e, classifier: c}, bias, attrs, v} = call;
   const [n, d] = e.shape;
   const layout = attrs.classifierLayout;
   const weights = call.weightedUniform ? call.weights : undefined;

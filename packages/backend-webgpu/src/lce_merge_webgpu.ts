@@ -12,7 +12,8 @@
  *   (1 − ls)·w_y·(lse − z_y) + (ls / V_u)·(S·lse − Σ_U w·z) + zLoss·w_y·lse² + maxSup·w_y·(max − Σ_U z / V_u)
  * with V_u and S from `classStats` (`LceClassStatsProgram`); 0 for an
  * ignored token; NaN for a kept label outside [0, V) (device-resident labels
- * that the op could not check).
+ * that the op could not check), and for every kept token when no class is
+ * unmasked (V_u = 0: lse is NaN).
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 import {PARTIAL_FIELDS} from './linear_cross_entropy_webgpu';
@@ -52,8 +53,10 @@ export class LceMergeProgram implements WebGPUProgram {
           result[uniforms.outRow + row] = 0.0;
           return;
         }
-        if (label < 0 || label >= uniforms.vocabTotal) {
-          result[uniforms.outRow + row] = uniforms.NAN;  // a device-resident label the op could not check
+        // A device-resident label the op could not check, or no unmasked class at all (lse NaN): NaN,
+        // whatever the weights and options (0·NaN terms are not left to the compiler).
+        if (label < 0 || label >= uniforms.vocabTotal || sumExp == 0.0) {
+          result[uniforms.outRow + row] = uniforms.NAN;
           return;
         }
         let vu = classStats[0];

@@ -12,16 +12,20 @@ import {ColumnView, GpuScratch, runGuarded} from './gpu_scratch';
 import type {WebGPUBackend} from './internal';
 import type {ClassifierLayout} from './shader_util';
 import {PARTIAL_FIELDS} from './linear_cross_entropy_webgpu';
+import {TOKEN_FIELDS} from './lce_token_coef_webgpu';
 import {TILE, tileCols, tileRows} from './shader_util';
 
 /** Workgroups the forward aims for, so that small N still fills a large GPU. */
 const TARGET_FORWARD_WORKGROUPS = 1024;
 const MAX_SPLITS = 4096;
 
-/** Tokens per chunk: one dispatch of token tiles, and [chunk, D] rows in one binding. */
+/**
+ * Tokens per chunk: one dispatch of token tiles, and [chunk, D] rows in one
+ * binding, as are the chunk's partial records and token coefficients.
+ */
 export function tokenChunk(n: number, d: number, b: DeviceBudget): number {
   const byDispatch = b.maxWorkgroups * tileRows(TILE);
-  const byBinding = Math.floor(b.bindingBytes / (4 * Math.max(d, PARTIAL_FIELDS)));
+  const byBinding = Math.floor(b.bindingBytes / (4 * Math.max(d, PARTIAL_FIELDS, TOKEN_FIELDS)));
   const chunk = Math.min(n, byDispatch, byBinding);
   if (chunk < 1) {
     throw new Error(`one row of ${d} floats exceeds the storage binding limit (${b.bindingBytes} bytes)`);
@@ -59,8 +63,8 @@ export interface ForwardSplits {
 
 /**
  * Vocabulary splits of the forward: enough workgroups to fill the device
- * (or the caller's vocabChunk), few enough that the [splits, tokens, 5]
- * partials fit one binding and each range's splits fit one dispatch row.
+ * (or the caller's vocabChunk), few enough that the [splits, tokens,
+ * PARTIAL_FIELDS] partials fit one binding and each range's splits fit one dispatch row.
  */
 export function forwardSplits(n: number, v: number, rangeRows: number, chunkTokens: number, vocabChunk: number,
                               b: DeviceBudget): ForwardSplits {

@@ -26,7 +26,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
 import {linearCrossEntropy, topOneSuppression} from '@sluice/core';
 import {backendTolerance, expectClose, lceReferenceBackward, lceReferenceForward, randomLabels, seededRandom,
-        topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward, uniformArray} from '@sluice/core/testing';
+        topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward, uniformArray,
+        withFlags} from '@sluice/core/testing';
 
 import {SLUICE_WEBGPU_MAX_BINDING_BYTES, SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';
 
@@ -97,12 +98,6 @@ function expectWithin(rec: Extremes, bindingBytes: number, workgroups: number) {
   expect(rec.maxBinding).withContext(`largest binding (${rec.maxBindingKey})`).toBeLessThanOrEqual(bindingBytes);
   expect(rec.maxDispatch).withContext(`largest dispatch dimension (${rec.maxDispatchKey})`)
       .toBeLessThanOrEqual(workgroups);
-}
-
-function withFlags<T>(flags: Record<string, number>, f: () => Promise<T>): Promise<T> {
-  const saved = Object.keys(flags).map(k => [k, tf.env().get(k)] as const);
-  Object.entries(flags).forEach(([k, value]) => tf.env().set(k, value));
-  return f().finally(() => saved.forEach(([k, value]) => tf.env().set(k, value)));
 }
 
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;

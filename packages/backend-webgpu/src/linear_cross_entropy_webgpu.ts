@@ -18,8 +18,9 @@
  *   new max m' turns Q into exp(m − m')·(Q + s·(m − m')). Threads merge the same way.
  * - Σz and Σw·z (label smoothing, maxSup): plain sums per thread in column
  *   order, then over the 8 threads in order.
- * Each split covers `splitSize` consecutive classes (tiles of 32 in order);
- * splits merge in vocabulary order in `LceMergeProgram`.
+ * Each split covers `splitSize` consecutive classes (tiles of 32 in order;
+ * a split shorter than splitSize, the last of a range, runs only the tiles
+ * it needs); splits merge in vocabulary order in `LceMergeProgram`.
  */
 import {getMainHeaderString as main, WebGPUProgram} from './internal';
 import {ACC_DECL, ClassifierLayout, logitLoadersSnippet, logitSnippet, logitTileLayout, NEG_SNIPPET, TILE, tileCols,
@@ -53,7 +54,7 @@ export class LcePartialProgram implements WebGPUProgram {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [TILE.wgX, TILE.wgY, 1];
   uniforms = 'numTokens : i32, eRow : i32, biasRow : i32, labelRow : i32, vocab : i32, cOffset : i32, cStride : i32, ' +
-      'dim : i32, vocabOffset : i32, splitSize : i32, tilesPerSplit : i32, splitOffset : i32, softcap : f32,';
+      'dim : i32, vocabOffset : i32, splitSize : i32, splitOffset : i32, softcap : f32,';
 
   constructor(partialShape: number[], tokens: number, splits: number, private f: LceForwardVariant) {
     this.variableNames = ['E', 'C', 'labels', ...(f.hasBias ? ['bias'] : []), ...(f.weightedSumZ ? ['weights'] : [])];
@@ -89,6 +90,7 @@ export class LcePartialProgram implements WebGPUProgram {
   ${logitLoadersSnippet('uniforms.eRow', f.layout)}
   ${tiledMatMulSnippet(TILE, 'k', logitTileLayout(f.layout))}
   var<workgroup> red : array<f32, ${tm * wgX}>;
+  var<workgroup> splitTilesShared : i32;
 
   ${main()} {
     let tx = i32(localId.x);
@@ -97,6 +99,14 @@ export class LcePartialProgram implements WebGPUProgram {
     let split = i32(workgroupId.y);
     let splitStart = split * uniforms.splitSize;
     let splitEnd = min(uniforms.vocab, splitStart + uniforms.splitSize);
+    // Only the tiles that hold columns of this split (the last split of a range may be short). The
+    // bound is the same for the whole workgroup, but tfjs hands workgroupId over through a private
+    // variable, which the uniformity analysis cannot follow: workgroupUniformLoad makes it uniform,
+    // so the barriers in the loop stay valid.
+    if (localIndex == 0u) {
+      splitTilesShared = (splitEnd - splitStart + ${tn - 1}) / ${tn};
+    }
+    let splitTiles = workgroupUniformLoad(&splitTilesShared);
     let kTiles = (uniforms.dim + ${TILE.tk - 1}) / ${TILE.tk};
 
     var rowMax : array<f32, ${rm}> = array<f32, ${rm}>();
@@ -119,7 +129,7 @@ export class LcePartialProgram implements WebGPUProgram {
       }
     }
 
-    for (var t = 0; t < uniforms.tilesPerSplit; t++) {
+    for (var t = 0; t < splitTiles; t++) {
       let n0 = splitStart + t * ${tn};
       ${ACC_DECL}
       mmRun(&acc, m0, n0, 0, kTiles);

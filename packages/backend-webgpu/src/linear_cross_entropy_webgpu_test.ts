@@ -3,18 +3,28 @@
  * only huge N or V reach on real hardware (classifier rows or [D, V]
  * columns, embeddings and gradients split across bindings, dispatches split
  * across the workgroup limit), forced at small shapes through the budget
- * flags, with every option of the contract; the atomic
- * backward; NaN rows for out-of-range labels on the GPU; and failures that
- * must leave nothing behind.
+ * flags, with every option of the contract, with and without a bias; the
+ * atomic backward; NaN rows for out-of-range labels on the GPU; an absent
+ * bias never read; an all-masked vocabulary; the entropy under a large
+ * logit offset; the token coefficients computed once per token chunk; the
+ * softmax filter skipping tiles of tokens with no coefficient; and failures
+ * that must leave nothing behind.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine_util';
-import {linearCrossEntropy, LinearCrossEntropyOptions, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad} from '@sluice/core';
-import {lceReferenceBackward, lceReferenceForward} from '@sluice/core/testing';
-import {backendTolerance, expectClose, randomLabels, seededRandom, uniformArray} from '@sluice/core/testing';
+import {linearCrossEntropy, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad} from '@sluice/core';
+import {backendTolerance, build, Case, checkAbsentBiasIsNotRead, checkAgainstReference, checkAllMaskedVocabulary,
+        checkEntropyUnderOffset, checkOutOfRangeLabelRows, expectClose, lceReferenceBackward, lceReferenceForward,
+        opOptions, RefOptions, withFlags} from '@sluice/core/testing';
 
+import {deviceBudget} from './device_budget';
 import {SLUICE_WEBGPU_GRAD_BLOCK_BYTES, SLUICE_WEBGPU_LCE_BACKWARD, SLUICE_WEBGPU_MAX_BINDING_BYTES,
         SLUICE_WEBGPU_MAX_WORKGROUPS} from './flags_webgpu';
+import type {WebGPUBackend, WebGPUProgram} from './internal';
+import {gradBlockLength, LceGradLogitsProgram} from './lce_grad_logits_webgpu';
+import {tokenChunk} from './lce_plan';
+import {TOKEN_FIELDS} from './lce_token_coef_webgpu';
+import {f32, i32} from './uniforms';
 
 const WEBGPU: Constraints = {predicate: env => env.backendName === 'webgpu'};
 
@@ -42,12 +52,23 @@ const SETTINGS: Setting[] = [
            [SLUICE_WEBGPU_MAX_WORKGROUPS]: 1}},
 ];
 
-function withFlags<T>(flags: Record<string, number|string>, f: () => Promise<T>): Promise<T> {
-  const saved = Object.keys(flags).map(k => [k, tf.env().get(k)] as const);
-  for (const [k, value] of Object.entries(flags)) {
-    tf.env().set(k, value);
+const ALL: RefOptions = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
+
+/** The number of programs run during `f` whose shaderKey starts with each prefix. */
+async function countPrograms(prefixes: string[], f: () => Promise<void>): Promise<number[]> {
+  const backend = tf.backend() as unknown as WebGPUBackend;
+  const original = backend.runWebGPUProgram;
+  const counts = prefixes.map(() => 0);
+  backend.runWebGPUProgram = (program: WebGPUProgram, inputs, dtype, uniforms, output) => {
+    prefixes.forEach((prefix, i) => counts[i] += program.shaderKey.startsWith(prefix) ? 1 : 0);
+    return original.call(backend, program, inputs, dtype, uniforms, output);
+  };
+  try {
+    await f();
+  } finally {
+    backend.runWebGPUProgram = original;
   }
-  return f().finally(() => saved.forEach(([k, value]) => tf.env().set(k, value)));
+  return counts;
 }
 
 /** Registers the suite; test entries that run a 'webgpu' env call it. */
@@ -60,107 +81,138 @@ describeWithFlags('linearCrossEntropy webgpu kernels', WEBGPU, env => {
     expect(tf.getKernel(SluiceLinearCrossEntropyGrad, 'webgpu')).toBeDefined();
   });
 
-  // Two problems per setting: a [V, D] classifier with every option, and a
-  // [D, V] one with masked classes (inside and at the end of the vocabulary),
-  // classWeights and every option, whose entropy is checked too.
-  const PROBLEMS: Array<{name: string, layout: 'vd'|'dv', masked: Array<[number, number]>, weighted: boolean}> = [
-    {name: "all options", layout: 'vd', masked: [], weighted: false},
-    {name: "all options, classifier [D, V], masked classes, classWeights", layout: 'dv',
-     masked: [[40, 75], [290, 301]], weighted: true},
+  // Three problems per setting: a [V, D] classifier with a bias and every option; a [D, V] one with
+  // masked classes (inside and at the end of the vocabulary), classWeights and every option; and one
+  // without a bias (nothing of the op's zeros read) with classWeights. Their lse and entropy are checked too.
+  const PROBLEMS: Array<[string, Case]> = [
+    ['all options', {n: N, v: V, d: D, seed: 101, scale: 2, withBias: true, ignoreFraction: 0.2,
+                     options: {...ALL, reduction: 'none'}}],
+    ['all options, classifier [D, V], masked classes, classWeights',
+     {n: N, v: V, d: D, seed: 102, scale: 2, layout: 'dv', masked: [[40, 75], [290, 301]], classWeights: true,
+      ignoreFraction: 0.2, options: {...ALL, reduction: 'none'}}],
+    ['all options, no bias, classWeights', {n: N, v: V, d: D, seed: 103, scale: 2, classWeights: true,
+                                            ignoreFraction: 0.2, options: {...ALL, reduction: 'none'}}],
   ];
   for (const setting of SETTINGS) {
-    for (const problem of PROBLEMS) {
-      it(`match float64 with ${setting.name} (N=${N}, V=${V}, D=${D}, ${problem.name})`, () =>
+    for (const [name, k] of PROBLEMS) {
+      it(`match float64 with ${setting.name} (N=${N}, V=${V}, D=${D}, ${name})`, () =>
          withFlags(setting.flags, async () => {
-        const rand = seededRandom(101);
-        const isMasked = (j: number) => problem.masked.some(([a, b]) => j >= a && j < b);
-        const unmasked = Array.from({length: V}, (_, j) => j).filter(j => !isMasked(j));
-        const embeddings = uniformArray(rand, N * D).map(x => 2 * x);
-        const classifierVD = uniformArray(rand, V * D);
-        const labels = randomLabels(rand, N, unmasked.length, -100, 0.2).map(y => y < 0 ? y : unmasked[y]);
-        const bias = uniformArray(rand, V, -1, 1).map((x, j) => isMasked(j) ? -Infinity : x);
-        const classWeights = problem.weighted ? uniformArray(rand, V, 0.25, 2) : undefined;
-        // [D, V]: element (k, j) is classifierVD[j, k].
-        const classifier = problem.layout === 'vd' ? classifierVD :
-            Float32Array.from({length: V * D}, (_, i) => classifierVD[(i % V) * D + Math.floor(i / V)]);
-        const options = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
-        const ref = {n: N, d: D, v: V, embeddings, classifier, classifierLayout: problem.layout, labels, bias,
-                     classWeights, ...options};
-        const fwd = lceReferenceForward(ref);
-        const e = tf.tensor2d(embeddings, [N, D]);
-        const c = tf.tensor2d(classifier, problem.layout === 'vd' ? [V, D] : [D, V]);
-        const y = tf.tensor1d(labels, 'int32'), b = tf.tensor1d(bias);
-        const cw = classWeights ? tf.tensor1d(classWeights) : undefined;
-        const upstream = uniformArray(seededRandom(102), N, 0.5, 1.5);
-        const w = tf.tensor1d(upstream);
-        const opts: LinearCrossEntropyOptions = {...options, classifierLayout: problem.layout, reduction: 'none',
-                                                 ...(cw ? {classWeights: cw} : {})};
+        const fwd = await checkAgainstReference(k, tol);
+        const built = build(k);
         const before = tf.memory().numTensors;
-        const {value, grads} = tf.valueAndGrads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) =>
-            tf.sum(tf.mul(linearCrossEntropy(ee, cc, y, {...opts, bias: bb}) as tf.Tensor, w)) as tf.Scalar)([e, c, b]);
-        const extras = linearCrossEntropy(e, c, y, {...opts, bias: b, returnLse: true, returnEntropy: true});
-        const expected = lceReferenceBackward(ref, fwd, upstream);
-        expectClose(await value.data(), [fwd.losses.reduce((acc, l, i) => acc + l * upstream[i], 0)], tol, 'loss');
-        expectClose(await extras.lse.data(), fwd.lse, tol, 'lse');
-        expectClose(await extras.entropy.data(), fwd.entropy, tol, 'entropy');
-        expectClose(await grads[0].data(), expected.dEmbeddings, tol, 'dEmbeddings');
-        expectClose(await grads[1].data(), expected.dClassifier, tol, 'dClassifier');
-        expectClose(await grads[2].data(), expected.dBias, tol, 'dBias');
-        tf.dispose([value, ...grads, extras.loss, extras.lse, extras.entropy]);
+        const r = linearCrossEntropy(built.e, built.c, built.y,
+                                     {...opOptions(k, built, built.b), returnLse: true, returnEntropy: true});
+        expectClose(await r.lse.data(), fwd.lse, tol, 'lse');
+        expectClose(await r.entropy.data(), fwd.entropy, tol, 'entropy');
+        tf.dispose([r.loss, r.lse, r.entropy]);
         expect(tf.memory().numTensors).toBe(before);
-        tf.dispose([e, c, y, b, w, ...(cw ? [cw] : [])]);
+        tf.dispose([built.e, built.c, built.y, ...(built.b ? [built.b] : []), ...(built.w ? [built.w] : [])]);
       }));
     }
   }
 
   // Labels computed on the GPU are not read back by the op (see core's host_values.ts), so a label
-  // outside [0, V) reaches the kernels: its row must be NaN (loss and dEmbeddings row), never a finite
-  // loss that treats the missing label logit as 0. The other rows stay exact.
-  const OOR_LABELS = [1, 7, -3, -100, 4, 0];
-  const OOR_ROWS = [1, 2];
-  const OOR_CASES: Array<{name: string, options: LinearCrossEntropyOptions, flags: Record<string, number|string>}> = [
+  // outside [0, V) reaches the kernels through the op.
+  const OOR_CASES: Array<{name: string, options: RefOptions, flags: Record<string, number|string>}> = [
     {name: 'plain (softmax filter on)', options: {}, flags: {}},
-    {name: 'all options', options: {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1}, flags: {}},
+    {name: 'all options', options: {...ALL}, flags: {}},
     {name: 'plain, atomic backward', options: {}, flags: {[SLUICE_WEBGPU_LCE_BACKWARD]: 'atomic'}},
     {name: 'all options, 1 workgroup per dimension', options: {softcap: 5, labelSmoothing: 0.1, maxSup: 0.1},
      flags: {[SLUICE_WEBGPU_MAX_WORKGROUPS]: 1}},
   ];
   for (const c of OOR_CASES) {
     it(`give NaN loss and dEmbeddings rows for device-resident labels outside [0, V) (${c.name})`, () =>
-       withFlags(c.flags, async () => {
-         const n = OOR_LABELS.length, v = 5, d = 3;
-         const rand = seededRandom(17);
-         const embeddings = uniformArray(rand, n * d, -2, 2), classifier = uniformArray(rand, v * d);
-         const bias = uniformArray(rand, v);
-         const e = tf.tensor2d(embeddings, [n, d]), cl = tf.tensor2d(classifier, [v, d]), b = tf.tensor1d(bias);
-         const hostLabels = tf.tensor1d(OOR_LABELS, 'int32');
-         const labels = tf.add(hostLabels, tf.scalar(0, 'int32')) as tf.Tensor1D;  // on the GPU
-         const before = tf.memory().numTensors;
-         const options = {...c.options, bias: b, reduction: 'none' as const};
-         const losses = linearCrossEntropy(e, cl, labels, options);
-         const [dE, dC] = tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
-             tf.sum(linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, labels, options) as tf.Tensor))([e, cl]);
-         // Reference: the out-of-range rows ignored, so the others can be compared.
-         const ref = {n, d, v, embeddings, classifier, bias, ...c.options,
-                      labels: OOR_LABELS.map((y, i) => OOR_ROWS.includes(i) ? -100 : y)};
-         const fwd = lceReferenceForward(ref);
-         const expected = lceReferenceBackward(ref, fwd, new Float64Array(n).fill(1));
-         const [lossValues, dEValues, dCValues] = await Promise.all([losses.data(), dE.data(), dC.data()]);
-         for (let i = 0; i < n; ++i) {
-           const row = Array.from(dEValues.slice(i * d, (i + 1) * d));
-           if (OOR_ROWS.includes(i)) {
-             expect(lossValues[i]).withContext(`loss[${i}] (label ${OOR_LABELS[i]})`).toBeNaN();
-             expect(row.every(Number.isNaN)).withContext(`dEmbeddings row ${i}: ${row}`).toBe(true);
-           } else {
-             expectClose([lossValues[i]], [fwd.losses[i]], tol, `loss[${i}]`);
-             expectClose(row, expected.dEmbeddings.slice(i * d, (i + 1) * d), tol, `dEmbeddings row ${i}`);
-           }
+       withFlags(c.flags, () => checkOutOfRangeLabelRows(c.options, tol, ({e, c: cl, b, labels, options}) => {
+         const o = {...options, bias: b, reduction: 'none' as const};
+         const losses = linearCrossEntropy(e, cl, labels, o) as tf.Tensor;
+         const [dEmbeddings, dClassifier] = tf.grads((ee: tf.Tensor, cc: tf.Tensor) =>
+             tf.sum(linearCrossEntropy(ee as tf.Tensor2D, cc as tf.Tensor2D, labels, o) as tf.Tensor))([e, cl]);
+         return {losses, dEmbeddings, dClassifier};
+       })));
+  }
+
+  for (const [name, flags] of [['two-pass', {}], ['atomic', {[SLUICE_WEBGPU_LCE_BACKWARD]: 'atomic'}],
+                               ['two-pass, bindings of 4 KiB', {[SLUICE_WEBGPU_MAX_BINDING_BYTES]: 4096}]] as
+       Array<[string, Record<string, string|number>]>) {
+    it(`never read the op's zero bias when the caller gave none (hasBias false; ${name} backward)`, () =>
+       withFlags(flags, () => checkAbsentBiasIsNotRead(tol)));
+  }
+
+  it('give NaN lse and kept-token losses when every class is masked (plain, every option)', async () => {
+    await checkAllMaskedVocabulary(tol);
+    await checkAllMaskedVocabulary(tol, {...ALL});
+  });
+
+  it('keep the entropy exact under a shared logit offset of 1e4 (float64 within 2e-4)', () =>
+     checkEntropyUnderOffset(1e4, 2e-4));
+
+  it('compute the per-token coefficients once per token chunk, not once per (vocabulary block, chunk)', () =>
+     withFlags({[SLUICE_WEBGPU_MAX_BINDING_BYTES]: 4096, [SLUICE_WEBGPU_GRAD_BLOCK_BYTES]: 2048}, async () => {
+       const k: Case = {n: N, v: V, d: D, seed: 104, withBias: true, ignoreFraction: 0.1};
+       const chunks = Math.ceil(N / tokenChunk(N, D, deviceBudget(tf.backend() as unknown as WebGPUBackend)));
+       const [coef, logits] = await countPrograms(['sluice_lceTokenCoef', 'sluice_lceGradLogits'], async () => {
+         await checkAgainstReference(k, tol);
+       });
+       expect(chunks).withContext('token chunks (the setting must make several)').toBeGreaterThan(1);
+       expect(logits).withContext('dz blocks: several vocabulary blocks per token chunk').toBeGreaterThan(2 * chunks);
+       expect(coef).withContext('token-coefficient programs').toBe(chunks);
+     }));
+
+  // An ignored token with no lse gradient has every coefficient 0, so its dz is exactly 0 everywhere; it
+  // must not keep a tile that the kept tokens would let the filter skip (padding tokens are common).
+  it('skip dz tiles of tokens whose coefficients are all 0, keep those of tokens with any (LceGradLogitsProgram)',
+     async () => {
+       const backend = tf.backend() as unknown as WebGPUBackend;
+       const nt = 64, bl = 64, d = 4, eps = 1e-6;
+       const e = Float32Array.from({length: nt * d}, (_, i) => ((i * 7) % 11) / 11 - 0.5);
+       const c = Float32Array.from({length: bl * d}, (_, i) => ((i * 5) % 13) / 13 - 0.5);
+       // Tokens 0..31 (token tile 0): all coefficients 0. Tokens 32..63: lse 0 and softmax coefficient 1, so
+       // dz = exp(x) (≥ eps everywhere), minus 1 at label column 3.
+       const tok = new Float32Array(nt * TOKEN_FIELDS);
+       for (let i = 0; i < nt; ++i) {
+         tok.set(i < 32 ? [0, 0, 0, 0, 0, 0, -100, 0] : [0, 1, 0, 0, -1, 0, 3, 0], i * TOKEN_FIELDS);
+       }
+       const inputs = [tf.tensor2d(e, [nt, d]), tf.tensor2d(c, [bl, d]), tf.tensor2d(tok, [nt, TOKEN_FIELDS])];
+       const program = new LceGradLogitsProgram(gradBlockLength(nt, bl), nt, bl, false, false, 'vd', false);
+       const info = backend.runWebGPUProgram(program, inputs, 'float32', [
+         i32(nt), i32(0), i32(0), i32(bl), i32(0), i32(d), i32(d), i32(0), f32(0), f32(eps),
+       ]);
+       const out = tf.engine().makeTensorFromTensorInfo(info);
+       const values = await out.data();
+       const flags = Array.from(values.slice(nt * bl));  // [token tile, vocabulary tile], 1 = skipped
+       expect(flags).withContext('skip flags').toEqual([1, 1, 0, 0]);
+       const expected = new Float64Array(nt * bl);
+       for (let i = 32; i < nt; ++i) {
+         for (let j = 0; j < bl; ++j) {
+           let x = 0;
+           for (let q = 0; q < d; ++q) x += e[i * d + q] * c[j * d + q];
+           expected[i * bl + j] = Math.exp(x) - (j === 3 ? 1 : 0);
          }
-         // Every class's gradient sums over the tokens, the NaN rows included.
-         expect(Array.from(dCValues).every(Number.isNaN)).withContext('dClassifier all NaN').toBe(true);
-         tf.dispose([losses, dE, dC]);
-         expect(tf.memory().numTensors).toBe(before);
-         tf.dispose([e, cl, b, hostLabels, labels]);
+       }
+       expectClose(values.slice(0, nt * bl), expected, tol, 'dz (0 in the skipped tiles)');
+       tf.dispose([out, ...inputs]);
+     });
+
+  // Mostly padding: with the filter on, the kept tokens' gradients and those that flow only through the
+  // lse of ignored tokens (dLse ≠ 0: a nonzero softmax coefficient) must survive the skipping.
+  for (const [name, flags] of [['two-pass', {}], ['atomic', {[SLUICE_WEBGPU_LCE_BACKWARD]: 'atomic'}]] as
+       Array<[string, Record<string, string|number>]>) {
+    it(`match float64 with 80% ignored tokens and the softmax filter on, also through the lse (${name})`, () =>
+       withFlags(flags, async () => {
+         const k: Case = {n: 96, v: 200, d: 16, seed: 105, scale: 8, withBias: true, ignoreFraction: 0.8};
+         await checkAgainstReference(k, tol);
+         const {ref, e, c, y, b} = build(k);
+         const fwd = lceReferenceForward(ref);
+         // d/dθ (Σ loss + 0.3·Σ lse²): every token, ignored ones included, has dLse = 0.6·lse.
+         const grads = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => {
+           const r = linearCrossEntropy(ee, cc, y, {bias: bb as tf.Tensor1D, reduction: 'sum', returnLse: true});
+           return tf.add(r.loss, tf.mul(0.3, tf.sum(tf.square(r.lse)))) as tf.Scalar;
+         })([e, c, b!]);
+         const expected = lceReferenceBackward(ref, fwd, new Float64Array(k.n).fill(1), fwd.lse.map(l => 0.6 * l));
+         expectClose(await grads[0].data(), expected.dEmbeddings, tol, 'dEmbeddings');
+         expectClose(await grads[1].data(), expected.dClassifier, tol, 'dClassifier');
+         expectClose(await grads[2].data(), expected.dBias, tol, 'dBias');
+         tf.dispose([...grads, e, c, y, b!]);
        }));
   }
 

@@ -337,9 +337,11 @@ const TILE_KEEP_SNIPPET = `
  *   sluiceLogitGrad(acc, col, t)       dz = p·A + u0 + u1·w_col (+ label, + argmax at
  *                                      their columns), times the softcap's derivative,
  *                                      exactly 0 at a masked class; keep = the value
- *                                      matters for the softmax filter (p ≥ uniforms.filterEps,
- *                                      a label or argmax column, or NaN: a bad label's row
- *                                      is never dropped);
+ *                                      matters for the softmax filter (p ≥ uniforms.filterEps
+ *                                      with A ≠ 0, u0 + u1·w ≠ 0, the label or argmax
+ *                                      column with a nonzero coefficient, or NaN: a bad
+ *                                      label's row is never dropped); a token whose
+ *                                      coefficients are all 0 keeps nothing;
  *   sluiceDzTile(&acc, m0, n0, vocabOffset)  the thread's t.rm × t.rn logits of `mmRun`'s
  *                                      tile at (m0, n0) replaced by dz (0 outside uniforms
  *                                      numTokens × vocab); returns whether any thread of the
@@ -371,15 +373,18 @@ export function logitGradSnippet(t: TileShape, tokenFields: number, softcap: boo
     }
     let z = sluiceCap(l.x);
     let p = exp(z - t.lse);
-    var dz = p * t.softmax + ${weighted ? `t.u0 + t.u1 * weights[${biasRow} + col]` : '(t.u0 + t.u1)'};
-    var keep = p >= uniforms.filterEps;
+    let uniformTerm = ${weighted ? `t.u0 + t.u1 * weights[${biasRow} + col]` : 't.u0 + t.u1'};
+    var dz = p * t.softmax + uniformTerm;
+    // Each term counts only through a nonzero coefficient: a token with none (ignored, dLse = 0)
+    // keeps no tile, so padding tokens do not stop tiles being skipped.
+    var keep = (p >= uniforms.filterEps && t.softmax != 0.0) || uniformTerm != 0.0;
     if (col == t.labelCol) {
       dz = dz + t.label;
-      keep = true;
+      keep = keep || t.label != 0.0;
     }
     if (col == t.argCol) {
       dz = dz + t.argmax;
-      keep = true;
+      keep = keep || t.argmax != 0.0;
     }
     ${softcap ? 'let q = z / uniforms.softcap; dz = dz * (1.0 - q * q);' : ''}
     return SluiceDz(dz, keep || isnan(dz));

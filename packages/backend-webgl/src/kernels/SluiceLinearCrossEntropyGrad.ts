@@ -3,6 +3,7 @@ import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs, SluiceL
 import {ranges} from '@sluice/core/internal';
 
 import {columnSums} from '../column_sum_gpu';
+import {chunkUniformValues} from '../glsl_util';
 import {batchMatMulImpl, concat, MathBackendWebGL, reshape} from '../internal';
 import {classStats, packedWeightsRow} from '../lce_classes_gpu';
 import {LceGradLogitsProgram, LceRowInfoProgram} from '../lce_grad_logits_gpu';
@@ -10,7 +11,8 @@ import {chunkLogits, Scratch, vocabOf, webglVocabChunk} from '../lce_plan';
 
 /**
  * Outputs [dEmbeddings [N, D], dClassifier in the classifier's layout ([V, D]
- * or [D, V]), dBias [V]]. Per vocabulary chunk: recompute the logits, build
+ * or [D, V]), dBias [V] (only when attrs.hasBias: without a bias the op's
+ * zeros are neither read nor differentiated)]. Per vocabulary chunk: recompute the logits, build
  * dL/dx [N, chunk] in one fragment program (packed, like the matmuls around
  * it, so no copy of the block is made; masked classes get exactly 0), then
  * dE += dx·C_chunk (the running dE rides in as the matmul's fused bias, so
@@ -46,7 +48,7 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
   if (n === 0) {
     return [backend.makeTensorInfo([0, d], 'float32', new Float32Array(0)),
             backend.makeTensorInfo(c.shape.slice(), 'float32', new Float32Array(v * d)),
-            backend.makeTensorInfo([v], 'float32', new Float32Array(v))];
+            ...(bias != null ? [backend.makeTensorInfo([v], 'float32', new Float32Array(v))] : [])];
   }
   const {labelSmoothing: ls, maxSup} = attrs;
   const hasStats = ls !== 0 || maxSup !== 0;  // V_u and S only scale the ls and maxSup terms
@@ -67,7 +69,7 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
       const {cChunk, logits} = chunkLogits(backend, scratch, e, c, bias, layout, start, size);
       const gradInputs = packedWeights == null ? [logits, rowInfo] : [logits, rowInfo, packedWeights];
       const dx = scratch.add(backend.runWebGLProgram(new LceGradLogitsProgram(n, size, weighted), gradInputs,
-                                                     'float32', [[start], [attrs.softcap]]));
+                                                     'float32', chunkUniformValues(start, attrs.softcap)));
       scratch.dispose(logits);
       const nextDE: TensorInfo = scratch.add(batchMatMulImpl(
           {a: dx, b: cChunk, transposeA: false, transposeB: dv, backend, bias: dE ?? undefined}));
@@ -75,15 +77,20 @@ export function sluiceLinearCrossEntropyGradWebGL(args: {
       dE = nextDE;
       dCChunks.push(scratch.add(dv ? batchMatMulImpl({a: e, b: dx, transposeA: true, transposeB: false, backend}) :
                                      batchMatMulImpl({a: dx, b: e, transposeA: true, transposeB: false, backend})));
-      dBChunks.push(scratch.add(columnSums(backend, dx)));
+      if (bias != null) dBChunks.push(scratch.add(columnSums(backend, dx)));
       scratch.dispose(dx);
       scratch.dispose(cChunk);
     }
     let dC = dCChunks[0];
-    let dBRow = dBChunks[0];
     if (dCChunks.length > 1) {
       dC = scratch.add(concat({inputs: dCChunks, backend, attrs: {axis: dv ? 1 : 0}}));
       dCChunks.forEach(t => scratch.dispose(t));
+    }
+    if (bias == null) {
+      return [scratch.release(dE!), scratch.release(dC)];
+    }
+    let dBRow = dBChunks[0];
+    if (dBChunks.length > 1) {
       dBRow = scratch.add(concat({inputs: dBChunks, backend, attrs: {axis: 1}}));
       dBChunks.forEach(t => scratch.dispose(t));
     }

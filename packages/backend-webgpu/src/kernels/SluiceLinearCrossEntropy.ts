@@ -16,7 +16,6 @@ import {classStats} from '../lce_class_stats_webgpu';
 import {LceMergeOutput, LceMergeProgram} from '../lce_merge_webgpu';
 import {classifierRange, classifierView, forwardSplits, forwardTokenChunk, lceKernelConfig, vocabOf} from '../lce_plan';
 import {LceForwardVariant, LcePartialProgram, PARTIAL_FIELDS} from '../linear_cross_entropy_webgpu';
-import {TILE, tileCols} from '../shader_util';
 import {f32, i32} from '../uniforms';
 
 function forward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyInputs,
@@ -25,7 +24,9 @@ function forward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyInputs,
   const layout = attrs.classifierLayout;
   const [n, d] = e.shape;
   const v = vocabOf(c, layout);
-  const bias = inputs.bias;  // the op always passes one (zeros when the caller gave none)
+  // The op always passes a bias (zeros when the caller gave none): read only when it is real, so
+  // without one the logits skip the bias loads and V_u needs no scan.
+  const bias = attrs.hasBias ? inputs.bias : undefined;
   const weights = attrs.hasClassWeights ? inputs.classWeights : undefined;
   const ls = attrs.labelSmoothing;
   const entropyOut = (rows: number) => attrs.computeEntropy ? [rows] : [0];
@@ -68,8 +69,8 @@ function forward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyInputs,
       const program = new LcePartialProgram(partial.shape, nt, numSplits, variant);
       const uniforms: ProgramUniform[] = [
         i32(nt), i32(eView.offset), i32(classViews[0]?.offset ?? 0), i32(labelView.offset), i32(count),
-        i32(cView.offset), i32(cView.stride), i32(d), i32(v0), i32(splits.splitSize),
-        i32(Math.ceil(splits.splitSize / tileCols(TILE))), i32(splitOffset), f32(attrs.softcap),
+        i32(cView.offset), i32(cView.stride), i32(d), i32(v0), i32(splits.splitSize), i32(splitOffset),
+        f32(attrs.softcap),
       ];
       const programInputs = [eView.info, cView.info, labelView.info, ...classViews.map(view => view.info)];
       backend.runWebGPUProgram(program, programInputs, 'float32', uniforms, partial);

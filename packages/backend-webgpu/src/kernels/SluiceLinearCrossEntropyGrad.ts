@@ -1,10 +1,12 @@
 /**
  * Outputs [dEmbeddings [N, D], dClassifier in the classifier's layout, dBias
- * [V]]; see `SluiceLinearCrossEntropyGrad` in @sluice/core. Two-pass default:
- * per vocabulary block and token chunk, `LceGradLogitsProgram` writes the dz
- * block, then `LceGradMatMulProgram` adds dz·C into dE and dzᵀ·E into dC
- * (Eᵀ·dz for a [D, V] classifier) and `LceBiasGradProgram` the column sums
- * into dBias. The float32 accumulation order of each is stated in its file.
+ * [V] (only when attrs.hasBias: the zeros the op passes otherwise are not
+ * read)]; see `SluiceLinearCrossEntropyGrad` in @sluice/core. Two-pass
+ * default: the per-token coefficients once per token chunk
+ * (`LceTokenCoefProgram`), then per vocabulary block and token chunk,
+ * `LceGradLogitsProgram` writes the dz block, then `LceGradMatMulProgram`
+ * adds dz·C into dE and dzᵀ·E into dC (Eᵀ·dz for a [D, V] classifier) and
+ * `LceBiasGradProgram` the column sums into dBias. The float32 accumulation order of each is stated in its file.
  */
 import {env, KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceLinearCrossEntropyGrad, SluiceLinearCrossEntropyGradAttrs,
@@ -29,6 +31,8 @@ export interface GradCall {
   inputs: SluiceLinearCrossEntropyGradInputs;
   attrs: SluiceLinearCrossEntropyGradAttrs;
   v: number;
+  /** The bias when attrs.hasBias (masks, logits, dBias); undefined: none is read or returned. */
+  bias?: TensorInfo;
   /** classWeights when given (w_y, and w_c in the smoothing term). */
   weights?: TensorInfo;
   /** [V_u, S] (`classStats`). */
@@ -90,7 +94,7 @@ function runGradMatMul(scratch: GpuScratch, kind: LceGradMatMulKind, call: GradC
 }
 
 function backwardTwoPass(scratch: GpuScratch, call: GradCall): TensorInfo[] {
-  const {inputs: {embeddings: e, classifier: c, bias}, attrs, v} = call;
+  const {inputs: {embeddings: e, classifier: c}, bias, attrs, v} = call;
   const layout = attrs.classifierLayout;
   const [n, d] = e.shape;
   const backend = scratch.backend;
@@ -103,6 +107,9 @@ function backwardTwoPass(scratch: GpuScratch, call: GradCall): TensorInfo[] {
   const dETargets = tokenChunks.map(([t0, nt]) => dE.target(t0, nt));
   const filterEps = effectiveFilterEps(attrs);
   const classInputs = [bias, call.weightedUniform ? call.weights : undefined].filter((t): t is TensorInfo => t != null);
+  // Once per token chunk, not per (block, chunk): N × TOKEN_FIELDS floats in all, each chunk's within a
+  // binding (tokenChunk), alive until the last block.
+  const coefficients = tokenChunks.map(([t0, nt]) => tokenCoefficients(scratch, call, t0, nt));
 
   ranges(v, block).forEach(([v0, bl], blockIndex) => {
     const cView = classifierView(scratch, c, layout, v0, bl);
@@ -111,7 +118,7 @@ function backwardTwoPass(scratch: GpuScratch, call: GradCall): TensorInfo[] {
     const dBTarget = dB?.target(v0, bl);
     tokenChunks.forEach(([t0, nt], chunkIndex) => {
       const eView = scratch.rows(e, t0, nt);
-      const tokens = tokenCoefficients(scratch, call, t0, nt);
+      const tokens = coefficients[chunkIndex];
       const dz = scratch.allocate([gradBlockLength(nt, bl)], 'float32');
       const logits = new LceGradLogitsProgram(dz.shape[0], nt, bl, bias != null, attrs.softcap > 0, layout,
                                               call.weightedUniform);
@@ -129,7 +136,7 @@ function backwardTwoPass(scratch: GpuScratch, call: GradCall): TensorInfo[] {
                                  [i32(nt), i32(bl), i32(dBTarget.offset), i32(chunkIndex > 0 ? 1 : 0)],
                                  dBTarget.info);
       }
-      for (const t of [dz, eView.info, tokens]) {
+      for (const t of [dz, eView.info]) {
         scratch.release(t);
       }
       // Hands the released dz block back to the pool before the next one.
@@ -141,13 +148,15 @@ function backwardTwoPass(scratch: GpuScratch, call: GradCall): TensorInfo[] {
     }
     [cView, ...classViews].forEach(view => scratch.release(view.info));
   });
+  coefficients.forEach(t => scratch.release(t));
   tokenChunks.forEach(([t0, nt], i) => dE.commit(dETargets[i], t0, nt));
   return [dE.info, dC.info, ...(dB ? [dB.info] : [])];
 }
 
 function backward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyGradInputs,
                   attrs: SluiceLinearCrossEntropyGradAttrs): TensorInfo[] {
-  const {embeddings: e, classifier: c, bias} = inputs;
+  const {embeddings: e, classifier: c} = inputs;
+  const bias = attrs.hasBias ? inputs.bias : undefined;
   const [n, d] = e.shape;
   const v = vocabOf(c, attrs.classifierLayout);
   if (n === 0) {
@@ -160,7 +169,7 @@ function backward(scratch: GpuScratch, inputs: SluiceLinearCrossEntropyGradInput
   }
   const smooth = attrs.labelSmoothing > 0;
   const call: GradCall = {
-    inputs, attrs, v, weights, weightedUniform: smooth && weights != null,
+    inputs, attrs, v, bias, weights, weightedUniform: smooth && weights != null,
     // V_u and S: only the smoothing and maxSup terms use them.
     stats: classStats(scratch, v, smooth || attrs.maxSup > 0 ? bias : undefined, smooth ? weights : undefined),
   };

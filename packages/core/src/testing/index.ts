@@ -13,6 +13,12 @@ export {backendTolerance, expectClose} from './expect_close';
 export {confidentTokens} from './linear_cross_entropy_cases';
 export {randomLabels, seededRandom, uniformArray} from './random';
 export {peakBytesDuring} from './peak_bytes';
+export {withFlags} from './with_flags';
+export {build, checkAgainstReference, opOptions, transposed} from './linear_cross_entropy_cases';
+export type {Built, Case, RefOptions} from './linear_cross_entropy_cases';
+export {checkAbsentBiasIsNotRead, checkAllMaskedVocabulary, checkEntropyUnderOffset, checkOutOfRangeLabelRows,
+        lceKernelAttrs} from './linear_cross_entropy_kernel_checks';
+export type {OutOfRangeProblem, OutOfRangeRun} from './linear_cross_entropy_kernel_checks';
 export {lceReferenceBackward, lceReferenceForward, lceReferenceReduce} from '../reference/linear_cross_entropy_ref';
 export type {LceRefForward, LceRefGradients, LceRefInput} from '../reference/linear_cross_entropy_ref';
 export {topOneSuppressionReferenceBackward, topOneSuppressionReferenceForward} from '../reference/top_one_suppression_ref';

@@ -44,9 +44,9 @@ export interface Built {
   outShape: number[];
 }
 
-/** [V, D] row-major values as [D, V]. */
-export function transposed(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
+/** [V, D] row-major values as [D, V], in the same array type (float32 inputs, float64 reference gradients). */
+export function transposed<T extends Float32Array|Float64Array>(values: T, rows: number, cols: number): T {
+  const out = new (values.constructor as new (length: number) => T)(values.length);
   for (let r = 0; r < rows; ++r) {
     for (let k = 0; k < cols; ++k) out[k * rows + r] = values[r * cols + k];
   }
