@@ -36,6 +36,9 @@ export const BENCH_FLAGS = {
   'extras-only': {type: 'boolean',
                   help: 'cce: only the table of returned extras, maxSup and classWeights vs plain fused CE ' +
                       '(with --repeats rounds, at least 3)'},
+  programs: {type: 'boolean',
+             help: 'cce on webgpu: also the GPU time of each program (timestamp queries) for plain fused CE, maxSup, ' +
+                 'classWeights and label smoothing'},
   'mem-budget': {type: 'number', min: 0,
                  help: 'cce on cpu/tensorflow: GiB that naive (and the matMul floor) may use; an estimate above ' +
                      'it prints "does not fit" (default: 75% of the memory available at start)'},
@@ -66,6 +69,7 @@ const ONLY: Array<[flag: keyof typeof BENCH_FLAGS, when: (f: BenchFlags) => bool
   ['mem-budget', f => f.op === 'cce' && (f.backend === 'cpu' || f.backend === 'tensorflow'),
    '--op cce on --backend cpu or tensorflow'],
   ['webgpu-limits', f => f.backend === 'webgpu', '--backend webgpu'],
+  ['programs', f => f.op === 'cce' && f.backend === 'webgpu' && !f['vocab-sweep'], '--op cce --backend webgpu'],
   ['h', f => f.op === 'moe', '--op moe'],
   ['e', f => f.op === 'moe', '--op moe'],
   ['k', f => f.op === 'moe', '--op moe'],

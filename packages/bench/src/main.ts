@@ -26,6 +26,7 @@ import {benchMoe, moeTable} from './moe_bench';
 import {memoryBudget} from './naive_peak';
 import {benchVocabSweep, largestVocabLine, vocabSweepTable} from './vocab_sweep';
 import {describeAdapter, forwardThroughput, isSoftwareAdapter, throughputLine} from './webgpu_bench';
+import {programTable, programTimes} from './webgpu_programs';
 
 /**
  * Backends loaded only when asked for. tfjs-node is a native addon (kept out
@@ -109,6 +110,11 @@ async function runCce(flags: BenchFlags, shapes: CceShape[], machine: string, ad
     const extrasRounds = Math.max(3, repeats);
     const extras = await benchCceExtras(shape, extrasRounds, s => console.log(s));
     if (extras.length > 0) section += `\n${cceExtrasTable(extras, extrasRounds)}\n`;
+    if (flags.programs) {
+      const times = await programTimes(shape, extrasRounds);
+      section += times == null ? '\n(no per-program times: the device has no timestamp-query)\n' :
+                                 `\n${programTable(times, extrasRounds)}\n`;
+    }
     if (flags.backend === 'webgpu' && !flags['extras-only']) {
       const t = await forwardThroughput(shape, Math.max(repeats, 1));
       section += `\n| throughput | | | | adapter |\n|---|---|---|---|---|\n${throughputLine(shape, t, adapter!)}\n`;
