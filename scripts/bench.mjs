@@ -1,11 +1,12 @@
 // `npm run bench -- [flags]`: bundles the bench package and runs it in Node.
-// With --op (cce or moe) it runs that benchmark (flags: packages/bench/src/
+// With --op (cce, moe or head) it runs that benchmark (flags: packages/bench/src/
 // bench_flags.ts, `npm run bench -- --help`); without, it runs the suite
 // below, one child per benchmark, and rewrites the README's results between
 // the `<!-- bench:begin -->` and `<!-- bench:end -->` markers from the
 // markdown each run writes to .build/bench/. A section the run leaves out
-// (`--only`, or a long one without `--long`) keeps its text from the README,
-// dated as it was; `--no-readme` leaves the README alone.
+// (`--only`, or a long one without `--long`) or whose benchmark fails keeps
+// its text from the README, dated as it was (a failure is printed and makes
+// the exit status 1); `--no-readme` leaves the README alone.
 import {spawnSync} from 'node:child_process';
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
@@ -19,7 +20,7 @@ const SUITE_USAGE = `usage: npm run bench [-- --long] [-- --only id,...] [-- --n
   --long         also the long rows (marked "long" below: minutes each)
   --only id,...  just these (long ones included when named); the README keeps the other sections
   --no-readme    leave README.md alone (results stay in .build/bench/)
-   or: npm run bench -- --op cce|moe [flags]   one benchmark (its flags follow)`;
+   or: npm run bench -- --op cce|moe|head [flags]   one benchmark (its flags follow)`;
 
 const out = path.join(ROOT, '.build', 'bench', 'bench.cjs');
 let bundled;
@@ -150,7 +151,7 @@ if (!opts['no-readme'] && (i < 0 || j < i)) {
 }
 const previous = i >= 0 && j > i ? sectionsOf(text.slice(i, j)) : new Map();
 const sections = [];
-let failed = 0;
+const failed = [];
 for (const entry of entries) {
   if (!selected.includes(entry)) {
     if (previous.has(entry.title)) sections.push(previous.get(entry.title));
@@ -161,16 +162,22 @@ for (const entry of entries) {
   rmSync(md, {force: true});  // what the README gets is this run's
   const status = await run(entry.args, entry.args[entry.args.indexOf('--backend') + 1]);
   if (status !== 0 || !existsSync(md)) {
-    ++failed;
-    sections.push(`#### ${entry.title}\n\nfailed (exit ${status}); see the log of \`npm run bench\`.\n`);
+    // A failed run is no result: the README keeps its last numbers (dated as they were), the log and the
+    // exit status say what failed.
+    const why = status !== 0 ? `exit ${status}` : `exit 0 but no ${path.relative(ROOT, md)}`;
+    failed.push(`${entry.id} (${why})`);
+    console.error(`\nbench: ${entry.id} failed (${why}); ${previous.has(entry.title) ?
+        'the README keeps its previous section' : 'the README had no section for it and gets none'}`);
+    if (previous.has(entry.title)) sections.push(previous.get(entry.title));
     continue;
   }
   sections.push(`#### ${entry.title}\n\n${readFileSync(md, 'utf8').replace(/^### .*\n\n/, '').trimEnd()}\n`);
 }
 if (!opts['no-readme']) {
   const body = `${begin}\n<!-- written by \`npm run bench\`; edit scripts/bench.mjs, not this block. A section a run ` +
-      `leaves out (--only, or a --long one) keeps its last text. -->\n\n${sections.join('\n')}\n${end}`;
+      `leaves out (--only, or a --long one) or fails keeps its last text. -->\n\n${sections.join('\n')}\n${end}`;
   writeFileSync(readme, text.slice(0, i) + body + text.slice(j + end.length));
   console.log('\nbench: README.md results rewritten');
 }
-process.exit(failed ? 1 : 0);
+if (failed.length > 0) console.error(`\nbench: ${failed.length} of ${selected.length} failed: ${failed.join(', ')}`);
+process.exit(failed.length > 0 ? 1 : 0);

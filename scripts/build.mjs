@@ -106,10 +106,11 @@ if (!typecheck.ok) {
   }
   process.exit(1);
 }
-// The demo and the bench are private apps without a dist: their sources (and the
-// package sources they import) are type-checked here, strict, on a full build.
+// The demo and the bench are private apps without a dist, and the test entries (test/) are only
+// bundled by esbuild: their sources (and the package sources and suites they import, *_test.ts
+// included) are type-checked here, strict, on a full build.
 if (onlyValue === undefined &&
-    !run('tsc -p tsconfig.apps.json (demo, playground, bench)', process.execPath,
+    !run('tsc -p tsconfig.apps.json (demo, playground, bench, test entries)', process.execPath,
          [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.apps.json'), '--pretty', 'false']).ok) {
   process.exit(1);
 }

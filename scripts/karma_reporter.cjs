@@ -1,11 +1,14 @@
 // Karma reporter for scripts/test.mjs: prints browser console output, a dot per
 // spec, each failure with its messages, and at the end the machine-readable
-// `SLUICE_COUNTS {json}` line that scripts/test.mjs adds up.
+// `SLUICE_COUNTS {json}` line that scripts/test.mjs adds up, after the slowest
+// suites and specs (scripts/spec_times.cjs).
 //
 // Counting: passed; failed (spec failures, plus one per browser error or
 // disconnect, e.g. an error thrown while loading the bundle or in a top-level
 // afterAll); skipped = pending specs (xit, pending()). Specs left out by
 // --grep are "excluded" and not counted at all.
+
+const {SpecTimes} = require('./spec_times.cjs');
 
 const STACK_LINES = 12;
 
@@ -32,6 +35,7 @@ function SluiceReporter(baseReporterDecorator, formatError, config) {
   const errors = [];
   let column = 0;
   const started = Date.now();
+  const times = new SpecTimes(label);
 
   const dot = ch => {
     this.write(ch);
@@ -60,6 +64,7 @@ function SluiceReporter(baseReporterDecorator, formatError, config) {
 
   this.onSpecComplete = (browser, result) => {
     const name = `${result.suite.join(' > ')} > ${result.description}`;
+    if (!result.skipped) times.add(result.suite, result.description, result.time);
     if (result.skipped) {
       if (result.pending) {
         counts.skipped++;
@@ -95,6 +100,7 @@ function SluiceReporter(baseReporterDecorator, formatError, config) {
       counts.failed++;
       this.write(`\n✗ [${label}] no browser was captured; counted as 1 failure\n`);
     }
+    for (const line of times.report()) this.write(`${line}\n`);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     this.write(`[${label}] ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${seconds} s)\n`);
     this.write(`SLUICE_COUNTS ${JSON.stringify(counts)}\n`);

@@ -84,6 +84,8 @@ const tail = (output, n = 20) => output.trim().split('\n').slice(-n).join('\n');
 // ---- 1. pack ---------------------------------------------------------------------------------
 const published = libraries().filter(dir => !JSON.parse(readFileSync(path.join(ROOT, 'packages', dir, 'package.json'),
                                                                     'utf8')).private);
+// The run's folder, made once there is something to put in it: finish() may run before (no dist).
+let work = reuse || null;
 const missingDist = published.filter(dir => !existsSync(path.join(ROOT, 'packages', dir, 'dist', 'index.js')));
 if (missingDist.length > 0) {
   spec('packages are built', false, `no dist/ for ${missingDist.join(', ')}: run \`npm run build\` first`);
@@ -91,7 +93,7 @@ if (missingDist.length > 0) {
 }
 // Outside the repository: Node and esbuild resolve modules up the folder tree, and must
 // find only what the project installed, not the monorepo's node_modules.
-const work = reuse || mkdtempSync(path.join(tmpdir(), 'sluice-real-client-'));
+work ??= mkdtempSync(path.join(tmpdir(), 'sluice-real-client-'));
 const tarballs = path.join(work, 'tarballs');
 const project = path.join(work, 'project');
 if (!reuse) packAndInstall();
@@ -377,13 +379,14 @@ async function runInBrowser() {
 }
 
 function finish() {
-  if (!keep) {
+  // `work` is null when finish() runs before anything was made (no dist).
+  if (work != null && !keep) {
     try {
       rmSync(work, {recursive: true, force: true, maxRetries: 3});
     } catch {
       // a leftover in .tmp/ is harmless
     }
-  } else {
+  } else if (work != null) {
     console.log(`[real-client] kept ${work}`);
   }
   console.log(`\n[real-client] ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${seconds()} s)`);

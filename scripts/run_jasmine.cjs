@@ -2,7 +2,10 @@
 // machine-readable count line for scripts/test.mjs to add up.
 //   node scripts/run_jasmine.cjs <bundle.cjs> <label> [grep substring]
 // Specs left out by the grep are not counted; pending ones count as skipped.
+// Before the counts it prints the slowest suites and specs (scripts/spec_times.cjs).
 const Jasmine = require('jasmine');
+
+const {SpecTimes} = require('./spec_times.cjs');
 
 const SPEC_TIMEOUT_MS = 5 * 60 * 1000;
 
@@ -14,9 +17,15 @@ async function main() {
   runner.jasmine.DEFAULT_TIMEOUT_INTERVAL = SPEC_TIMEOUT_MS;
   const counts = {passed: 0, failed: 0, skipped: 0};
   const started = Date.now();
+  const times = new SpecTimes(label);
+  const suitePath = [];
   runner.clearReporters();
   runner.addReporter({
+    suiteStarted(result) {
+      suitePath.push(result.description);
+    },
     specDone(result) {
+      if (result.status !== 'excluded') times.add(suitePath, result.description, result.duration);
       if (result.status === 'passed') {
         counts.passed++;
       } else if (result.status === 'failed') {
@@ -37,6 +46,7 @@ async function main() {
       process.stdout.write(result.status === 'passed' ? '.' : result.status === 'failed' ? 'F' : '*');
     },
     suiteDone(result) {
+      suitePath.pop();
       for (const f of result.failedExpectations || []) {
         counts.failed++;
         console.log(`\n✗ [${label}] in suite ${result.fullName}: ${f.message}`);
@@ -55,6 +65,7 @@ async function main() {
   const filter = grep ? grep.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : undefined;
   await runner.execute([bundle], filter);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`\n${times.report().join('\n')}`);
   console.log(`\n[${label}] ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${seconds} s)`);
   console.log(`SLUICE_COUNTS ${JSON.stringify(counts)}`);
   process.exit(0);

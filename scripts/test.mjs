@@ -3,6 +3,9 @@
 //
 //   node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]
 //
+// An unknown --part name, or one the other flags leave out (`--part python --browser-only`), is a usage
+// error (exit 2); a --grep no spec of the parts run matches counts as one failure.
+//
 // Parts:
 //   node-*    test/node_cpu.ts (and the other Node entries in NODE_PARTS; node-cpu-bare runs without
 //             tfjs's stock gradients)
@@ -52,11 +55,14 @@ const NODE_PARTS = [
    optional: true, env: async () => (await import('./webgpu_env.mjs')).dawnEnv()},
 ];
 const BROWSER_PART = {name: 'browser', entry: 'test/browser_entry.ts', out: '.build/tests/browser.js'};
+/** Every name --part accepts, in the order the parts run. */
+const PART_NAMES = [...NODE_PARTS.map(p => p.name), 'python', 'browser', 'playground-e2e', 'real-client'];
 const PART_TIMEOUT_MS = Number(process.env.SLUICE_PART_TIMEOUT_MIN || 25) * 60 * 1000;
 const TMP = path.join(ROOT, '.tmp');
 
 function usage(exitCode) {
-  console.log('usage: node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]');
+  console.log('usage: node scripts/test.mjs [--node-only | --browser-only] [--part <name>[,<name>...]] [--grep <substring>]\n' +
+              `  parts: ${PART_NAMES.join(', ')}`);
   process.exit(exitCode);
 }
 
@@ -67,8 +73,7 @@ function parseArgs(argv) {
     ({values} = parseFlags({args: argv, strict: true, allowPositionals: false, options: {
       'node-only': {type: 'boolean'},
       'browser-only': {type: 'boolean'},
-      // Only the parts named (node-cpu, node-cpu-bare, node-tensorflow, node-webgpu, python, browser,
-      // playground-e2e, real-client).
+      // Only the parts named (PART_NAMES; an unknown name, or one the other flags leave out, is an error).
       'part': {type: 'string'},
       'grep': {type: 'string'},
       'help': {type: 'boolean', short: 'h'},
@@ -82,8 +87,32 @@ function parseArgs(argv) {
     console.error('scripts/test.mjs: --node-only and --browser-only exclude each other');
     usage(2);
   }
-  return {node: !values['browser-only'], browser: !values['node-only'], grep: values.grep ?? '',
-          parts: values.part == null ? null : new Set(values.part.split(','))};
+  let parts = null;
+  if (values.part != null) {
+    const names = values.part.split(',').map(s => s.trim());
+    const unknown = names.filter(n => !PART_NAMES.includes(n));
+    if (unknown.length > 0) {
+      console.error(`scripts/test.mjs: --part must be a comma-separated list of ${PART_NAMES.join(', ')}; got ` +
+                    `${JSON.stringify(values.part)}`);
+      usage(2);
+    }
+    parts = new Set(names);
+  }
+  return {node: !values['browser-only'], browser: !values['node-only'], grep: values.grep ?? '', parts};
+}
+
+/**
+ * Why a part named with --part would not run with these options (null: it runs): a contradiction of the
+ * command line, so that `--part python --browser-only` is an error instead of a run of nothing.
+ */
+function whyNotRun(name, opts) {
+  const node = [...NODE_PARTS.map(p => p.name), 'python', 'real-client'];
+  if (node.includes(name) && !opts.node) return `${name} is a Node part and --browser-only leaves out the Node parts`;
+  if (!node.includes(name) && !opts.browser) return `${name} is a browser part and --node-only leaves out the browser parts`;
+  if (name === 'playground-e2e' && opts.grep) return 'playground-e2e has no specs to filter: it does not run with --grep';
+  const part = NODE_PARTS.find(p => p.name === name);
+  if (part?.optional && !existsSync(path.join(ROOT, part.entry))) return `${name} has no entry file ${part.entry}`;
+  return null;
 }
 
 const seconds = since => ((Date.now() - since) / 1000).toFixed(1);
@@ -318,6 +347,11 @@ async function runRealClientPart(grep) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  const contradictions = [...(opts.parts ?? [])].map(name => whyNotRun(name, opts)).filter(Boolean);
+  if (contradictions.length > 0) {
+    console.error(`scripts/test.mjs: --part ${[...opts.parts].join(',')} would not run: ${contradictions.join('; ')}`);
+    usage(2);
+  }
   const started = Date.now();
   if (opts.grep) console.log(`only specs whose full name contains ${JSON.stringify(opts.grep)}`);
   const results = [];
@@ -335,10 +369,23 @@ async function main() {
   const realClient = opts.parts != null ? opts.parts.has('real-client') : !opts.grep;
   if (opts.node && realClient) results.push(await runRealClientPart(opts.grep));
 
+  if (results.length === 0) {
+    // Cannot happen after the checks above; kept so that a run of nothing never passes.
+    console.log('\n✗ no test part ran (counted as 1 failure)');
+    results.push({name: '(none)', counts: {passed: 0, failed: 1, skipped: 0}, seconds: seconds(started),
+                  note: 'no part ran'});
+  }
   const total = {passed: 0, failed: 0, skipped: 0};
-  console.log('\n=== summary');
   for (const r of results) {
     for (const k of Object.keys(total)) total[k] += r.counts[k];
+  }
+  if (opts.grep && total.passed + total.failed + total.skipped === 0) {
+    // A misspelt --grep must not look like a green run.
+    console.log(`\n✗ no spec's full name contains ${JSON.stringify(opts.grep)} in the parts run (counted as 1 failure)`);
+    total.failed++;
+  }
+  console.log('\n=== summary');
+  for (const r of results) {
     const c = r.counts;
     console.log(`  ${r.name.padEnd(16)} ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped ` +
                 `(${r.seconds} s)${r.note ? `  [${r.note}]` : ''}`);

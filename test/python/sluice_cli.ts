@@ -130,7 +130,7 @@ async function moeExport(casesFile: string, dir: string) {
     const before = tf.memory().numTensors;
     const layer = mixtureOfExperts({...c.config, seed: c.seed});
     const x = tf.tidy(() => tf.randomNormal([c.tokens, c.hiddenSize], 0, 1, 'float32', c.seed + 1));
-    tf.dispose(layer.apply(x));  // builds the layer
+    tf.dispose(layer.apply(x) as tf.Tensor);  // builds the layer
     if (c.biasScale) {
       const bias = layer.weights.find(w => w.originalName.endsWith('/selection_bias'))!;
       const values = tf.tidy(() => tf.mul(tf.randomNormal([c.config.numExperts], 0, 1, 'float32', c.seed), c.biasScale!));

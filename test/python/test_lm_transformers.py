@@ -6,7 +6,7 @@ ExportedModel: sluice checkpoints of both presets (seeded random weights, every 
   (a) their logits equal sluice's on the same ids: max |sluice - transformers| <= 1e-4 * max |transformers|;
   (b) transformers' loss with labels equals sluice's fused linearCrossEntropy loss to 1e-5 relative;
   (c) AutoTokenizer of the exported folder encodes corpus samples to the trainer's ids.
-TransformersMade (d): models transformers makes (from_config, random weights, save_pretrained; both
+TransformersMade (d): models transformers makes (the fixture writer's make_tiny: random weights, save_pretrained; both
   architectures, both expert layouts) imported by `npm run import`'s code give transformers' logits in sluice.
 ContinuedTraining (e): a short run of the trainer (npm start), exported; `torchrun --nproc_per_node 2` (gloo,
   CPU) runs DDP steps with packages/demo/tools/continue_training.py; its validation loss before the first step,
@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 import sluice_node as node
 
 sys.path.insert(0, os.path.join(node.ROOT, 'packages', 'demo', 'tools'))
-from transformers_fixture import randomize  # noqa: E402 (the demo's fixture writer: one weight recipe)
+from transformers_fixture import make_tiny  # noqa: E402 (the demo's fixture writer: one model recipe)
 
 TOLERANCE = 1e-4
 LOSS_TOLERANCE = 1e-5
@@ -147,11 +147,11 @@ for _preset in FIELDS:
 
 # transformers configs of small vocabularies (import does not need GPT-2's; the trainer would).
 MADE = {
-    'mixtral': (transformers.MixtralConfig, dict(
+    'mixtral': (transformers.MixtralConfig, 'MixtralForCausalLM', dict(
         vocab_size=96, hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=4, num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=32,
         rope_parameters={'rope_type': 'default', 'rope_theta': 1000.0}), True),
-    'glm4_moe': (transformers.Glm4MoeConfig, dict(
+    'glm4_moe': (transformers.Glm4MoeConfig, 'Glm4MoeForCausalLM', dict(
         vocab_size=96, hidden_size=16, intermediate_size=24, moe_intermediate_size=8, num_hidden_layers=2,
         num_attention_heads=2, num_key_value_heads=1, head_dim=8, n_routed_experts=4, num_experts_per_tok=2,
         n_shared_experts=1, routed_scaling_factor=1.5, first_k_dense_replace=1, use_qk_norm=True, attention_bias=True,
@@ -163,12 +163,9 @@ class TransformersMade(unittest.TestCase):
     """(d) save_pretrained's folders (Mixtral per expert, Glm4Moe fused) imported: transformers' logits in sluice."""
 
     def check(self, name):
-        config_class, fields, original_format = MADE[name]
+        config_class, architecture, fields, original_format = MADE[name]
         where = node.temp_dir(f'lm-import-{name}')
-        config = config_class(**fields)
-        config.architectures = [{'mixtral': 'MixtralForCausalLM', 'glm4_moe': 'Glm4MoeForCausalLM'}[name]]
-        model = transformers.AutoModelForCausalLM.from_config(config).eval()
-        randomize(model, 70)
+        model = make_tiny(config_class, fields, architecture, 70)
         folder = os.path.join(where, 'hf')
         model.save_pretrained(folder, save_original_format=original_format)
         keys = load_file(os.path.join(folder, 'model.safetensors')).keys()

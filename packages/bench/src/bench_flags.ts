@@ -15,10 +15,18 @@ export const BENCH_FLAGS = {
            'step of linearCrossEntropyHead vs tf.layers.dense + softmaxCrossEntropy)'},
   backend: {type: 'string', choices: ['cpu', 'tensorflow', 'webgpu', 'webgl'], default: 'cpu',
             help: 'tfjs backend: cpu, tensorflow (tfjs-node), webgpu (Dawn), webgl (headless Chromium)'},
-  n: {type: 'int', min: 1, help: 'tokens (default: 2048 on cpu/tensorflow; the issue shape, scaled on a software GPU)'},
-  d: {type: 'int', min: 1, help: 'hidden size (default: 128 on cpu/tensorflow; as --n on GPUs)'},
+  // The defaults as cce_shapes.ts (cce), runMoe and runHead (main.ts) resolve them.
+  n: {type: 'int', min: 1,
+      help: 'tokens. cce: 2048 (and --d 128, --v 32768) on cpu/tensorflow, and on a GPU once any of --n/--d/--v ' +
+          'is given; on a GPU with none of them, the issue shapes N=4096 D=256 V=32768,131072 (scaled down on a ' +
+          'software GPU, printed); --vocab-sweep: 4096 (256 webgpu, 512 webgl on a software GPU). moe: 4096 ' +
+          '(1024 on a software GPU when none of --n/--d/--h is given). head: 2048'},
+  d: {type: 'int', min: 1,
+      help: 'hidden size. cce: 128 (see --n); --vocab-sweep: 256 (64 on a software GPU). moe: 256 (64 on a ' +
+          'software GPU when none of --n/--d/--h is given). head: 128'},
   v: {type: 'ints', min: 1,
-      help: 'cce: vocabulary size, or a comma-separated list of them (default 32768); head: one vocabulary size'},
+      help: 'cce: vocabulary size, or a comma-separated list of them (default 32768, see --n; --vocab-sweep: ' +
+          'the real vocabularies); head: one vocabulary size (default 32768)'},
   t: {type: 'int', min: 1, help: 'head: tokens per sequence (default 256; N = n/t sequences of t tokens)'},
   shapes: {type: 'string', help: 'cce: shapes NxDxV,... instead of --n/--d/--v (e.g. 1024x64x8192,1024x16x81920)'},
   'vocab-sweep': {type: 'boolean',
@@ -37,7 +45,8 @@ export const BENCH_FLAGS = {
   'webgpu-limits': {type: 'string', choices: ['auto', 'adapter', 'default'], default: 'auto',
                     help: 'webgpu device: the adapter\'s limits (what tfjs requests), WebGPU\'s default limits ' +
                         '(128 MiB bindings), or auto: default for --vocab-sweep on a software adapter, else adapter'},
-  h: {type: 'int', min: 1, help: 'moe: hidden units per expert (default 1024; 256 on a software GPU)'},
+  h: {type: 'int', min: 1,
+      help: 'moe: hidden units per expert (default 1024; 256 on a software GPU when none of --n/--d/--h is given)'},
   e: {type: 'int', min: 1, default: 32, help: 'moe: experts'},
   k: {type: 'int', min: 1, default: 2, help: 'moe: experts per token'},
   variants: {type: 'string', default: 'dense,loop,capacity,sparse',

@@ -1,7 +1,7 @@
 /**
  * The bench's own pieces, without running a benchmark: its flags
- * (util.parseArgs underneath) and their errors, the shapes the vocabulary
- * sweep picks, naive's peak estimate against the peak measured on the active
+ * (util.parseArgs underneath) and their errors, the cce shapes and the
+ * ratio table, the shapes the vocabulary sweep picks, naive's peak estimate against the peak measured on the active
  * backend, and the sweep's "does not fit" path and the matMul floor leaving
  * no tensor behind. Run by the Node cpu entry (test/node_cpu.ts).
  */
@@ -13,6 +13,7 @@ import {parseBenchArgs} from './bench_flags';
 import {naive} from './cce_bench';
 import {cceShapes, REAL_VOCABS} from './cce_shapes';
 import {measureMatMulFloor} from './matmul_floor';
+import {ratioTable} from './measure';
 import {naivePeakBytes} from './naive_peak';
 import {benchVocabSweep, largestVocabLine, vocabSweepTable} from './vocab_sweep';
 
@@ -71,6 +72,34 @@ export function describeBench() {
       expect(() => parseBenchArgs(['--op', 'cce', '--t', '64'])).toThrowError(/--t must be left out \(it is for --op head\)/);
       expect(() => parseBenchArgs(['--op', 'head', '--backend', 'webgl']))
           .toThrowError(/^bench: --backend must be cpu, tensorflow or webgpu for --op head/);
+    });
+  });
+
+  describe('bench shapes and tables', () => {
+    it('resolves the cce shapes as --help says: the issue shapes on a GPU only when none of --n/--d/--v is given', () => {
+      expect(cceShapes({vocabSweep: false}, 'host')).toEqual([{n: 2048, d: 128, v: 32768}]);
+      expect(cceShapes({vocabSweep: false}, 'gpu')).toEqual([{n: 4096, d: 256, v: 32768}, {n: 4096, d: 256, v: 131072}]);
+      expect(cceShapes({vocabSweep: false, d: 64}, 'gpu')).toEqual([{n: 2048, d: 64, v: 32768}]);
+      expect(cceShapes({vocabSweep: false, n: 512}, 'software-webgpu')).toEqual([{n: 512, d: 128, v: 32768}]);
+      expect(cceShapes({vocabSweep: false}, 'software-webgl').every(s => s.n === 1024)).toBe(true);
+    });
+
+    it('puts each variant\'s time and peak beside naive\'s as ratios, errors in place, n/a when naive failed', () => {
+      const rows = [{variant: 'naive', m: {ms: 2000, peakBytes: 8 << 20}},
+                    {variant: 'fused', m: {ms: 500, peakBytes: 1 << 20}},
+                    {variant: 'broken', m: {ms: NaN, peakBytes: NaN, error: 'out of memory'}}];
+      const table = ratioTable(rows, {timeHeader: 'one fit step', logitsBytes: 4 << 20, adapter: 'swiftshader'});
+      expect(table.split('\n')).toEqual([
+        '| variant | one fit step | time vs naive | peak memory | peak vs naive | peak / logits (N×V×4 B) | adapter |',
+        '|---|---|---|---|---|---|---|',
+        '| naive | 2.00 s | 1.00× | 8.0 MiB | 1/1.0 | 2.00 | swiftshader |',
+        '| fused | 0.50 s | 0.25× | 1.0 MiB | 1/8.0 | 0.25 | swiftshader |',
+        '| broken | failed: out of memory | | | | | swiftshader |',
+      ]);
+      const failedNaive = ratioTable([{variant: 'naive', m: {ms: NaN, peakBytes: NaN, error: 'texture too large'}},
+                                      rows[1]], {timeHeader: 'time', logitsBytes: 4 << 20});
+      expect(failedNaive.split('\n').slice(2)).toEqual(['| naive | failed: texture too large | | | | |',
+                                                        '| fused | 0.50 s | n/a | 1.0 MiB | n/a | 0.25 |']);
     });
   });
 

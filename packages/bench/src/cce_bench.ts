@@ -8,14 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import {linearCrossEntropy, LinearCrossEntropyOptions, SLUICE_FORCE_COMPOSITE, SluiceLinearCrossEntropy} from '@sluice/core';
 
 import type {CceShape} from './cce_shapes';
-import {formatBytes, measure, Measurement} from './measure';
+import {formatBytes, measure, MeasuredRow, ratioTable} from './measure';
 
 export type {CceShape};
 
-export interface CceRow {
-  variant: string;
-  m: Measurement;
-}
+export type CceRow = MeasuredRow;
 
 export function inputs(shape: CceShape) {
   // Scaled so logits have unit-order spread, as in a freshly initialised head.
@@ -74,24 +71,7 @@ export async function benchCce(shape: CceShape, repeats: number, log: (s: string
 
 /** `adapter` (GPU backends) adds a column naming the adapter on every row. */
 export function cceTable(shape: CceShape, rows: CceRow[], adapter?: string): string {
-  const base = rows[0].m;
-  const logitsBytes = shape.n * shape.v * 4;
-  const lines = [
-    `| variant | time | time vs naive | peak memory | peak vs naive | peak / logits (N×V×4 B) |${adapter ? ' adapter |' : ''}`,
-    `|---|---|---|---|---|---|${adapter ? '---|' : ''}`,
-  ];
-  const cell = adapter ? ` ${adapter} |` : '';
-  for (const {variant, m} of rows) {
-    if (m.error) {
-      lines.push(`| ${variant} | failed: ${m.error} | | | | |${cell}`);
-      continue;
-    }
-    const timeRatio = base.error ? 'n/a' : `${(m.ms / base.ms).toFixed(2)}×`;
-    const memRatio = base.error ? 'n/a' : `1/${(base.peakBytes / m.peakBytes).toFixed(1)}`;
-    lines.push(`| ${variant} | ${(m.ms / 1000).toFixed(2)} s | ${timeRatio} | ${formatBytes(m.peakBytes)} | ` +
-               `${memRatio} | ${(m.peakBytes / logitsBytes).toFixed(2)} |${cell}`);
-  }
-  return lines.join('\n');
+  return ratioTable(rows, {timeHeader: 'time', logitsBytes: shape.n * shape.v * 4, adapter});
 }
 
 // ---------------------------------------------------------------- returned extras (issue 18.2)

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {headLoss, linearCrossEntropyHead} from '@sluice/regularizers';
 
-import {formatBytes, measure, Measurement} from './measure';
+import {formatBytes, measure, MeasuredRow, ratioTable} from './measure';
 
 export interface HeadShape {
   /** Sequences per batch and tokens per sequence: N = b·t. */
@@ -19,10 +19,7 @@ export interface HeadShape {
   d: number; v: number;
 }
 
-interface HeadRow {
-  variant: string;
-  m: Measurement;
-}
+type HeadRow = MeasuredRow;
 
 // The model's input is the hidden states themselves: the head is what is measured, not a trunk.
 function trunk(shape: HeadShape) {
@@ -75,21 +72,5 @@ export async function benchHead(shape: HeadShape, repeats: number, log: (s: stri
 }
 
 export function headTable(shape: HeadShape, rows: HeadRow[]): string {
-  const base = rows[0].m;
-  const logitsBytes = shape.b * shape.t * shape.v * 4;
-  const lines = [
-    '| variant | one fit step | time vs naive | peak memory | peak vs naive | peak / logits (N×V×4 B) |',
-    '|---|---|---|---|---|---|',
-  ];
-  for (const {variant, m} of rows) {
-    if (m.error) {
-      lines.push(`| ${variant} | failed: ${m.error} | | | | |`);
-      continue;
-    }
-    const timeRatio = base.error ? 'n/a' : `${(m.ms / base.ms).toFixed(2)}×`;
-    const memRatio = base.error ? 'n/a' : `1/${(base.peakBytes / m.peakBytes).toFixed(1)}`;
-    lines.push(`| ${variant} | ${(m.ms / 1000).toFixed(2)} s | ${timeRatio} | ${formatBytes(m.peakBytes)} | ` +
-               `${memRatio} | ${(m.peakBytes / logitsBytes).toFixed(2)} |`);
-  }
-  return lines.join('\n');
+  return ratioTable(rows, {timeHeader: 'one fit step', logitsBytes: shape.b * shape.t * shape.v * 4});
 }

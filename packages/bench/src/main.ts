@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --op cce|moe` entry on Node (cpu, tensorflow, webgpu;
+ * `npm run bench -- --op cce|moe|head` entry on Node (cpu, tensorflow, webgpu;
  * webgl runs in Chromium through run_browser_bench.mjs, with the same flags:
  * bench_flags.ts). Prints each result as it comes and a markdown section at
  * the end, also written to <out>/<op>-<backend>.md (cce-vocab-<backend>.md

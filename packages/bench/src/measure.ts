@@ -68,3 +68,44 @@ export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return 'n/a';
   return bytes >= 1 << 30 ? `${(bytes / (1 << 30)).toFixed(2)} GiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 }
+
+/** A variant's measurement, as a ratio table row. */
+export interface MeasuredRow {
+  variant: string;
+  m: Measurement;
+}
+
+export interface RatioTableOptions {
+  /** Header of the time column ('time', 'one fit step'). */
+  timeHeader: string;
+  /** N×V×4 B: the logits naive materialises, for the last column. */
+  logitsBytes: number;
+  /** GPU backends: a column naming the adapter on every row. */
+  adapter?: string;
+}
+
+/**
+ * Time and peak memory of each variant and their ratios to the first row's
+ * (naive), measured side by side in one run; a variant that could not run
+ * shows its error, and the ratios are n/a when naive failed.
+ */
+export function ratioTable(rows: readonly MeasuredRow[], {timeHeader, logitsBytes, adapter}: RatioTableOptions): string {
+  const base = rows[0].m;
+  const lines = [
+    `| variant | ${timeHeader} | time vs naive | peak memory | peak vs naive | peak / logits (N×V×4 B) |` +
+        `${adapter ? ' adapter |' : ''}`,
+    `|---|---|---|---|---|---|${adapter ? '---|' : ''}`,
+  ];
+  const cell = adapter ? ` ${adapter} |` : '';
+  for (const {variant, m} of rows) {
+    if (m.error) {
+      lines.push(`| ${variant} | failed: ${m.error} | | | | |${cell}`);
+      continue;
+    }
+    const timeRatio = base.error ? 'n/a' : `${(m.ms / base.ms).toFixed(2)}×`;
+    const memRatio = base.error ? 'n/a' : `1/${(base.peakBytes / m.peakBytes).toFixed(1)}`;
+    lines.push(`| ${variant} | ${(m.ms / 1000).toFixed(2)} s | ${timeRatio} | ${formatBytes(m.peakBytes)} | ` +
+               `${memRatio} | ${(m.peakBytes / logitsBytes).toFixed(2)} |${cell}`);
+  }
+  return lines.join('\n');
+}

@@ -71,9 +71,14 @@ def parameter_spread(model):
 def main():
     args = parse_args()
     gpu = torch.cuda.is_available()
+    device = torch.device('cpu')
+    if gpu:
+        # Before init_process_group: nccl binds a rank's communicator to the current CUDA device, which is GPU 0
+        # for every rank unless each selects its own (torchrun's LOCAL_RANK).
+        device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+        torch.cuda.set_device(device)
     dist.init_process_group('nccl' if gpu else 'gloo')
     rank, world = dist.get_rank(), dist.get_world_size()
-    device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if gpu else torch.device('cpu')
     torch.manual_seed(args.seed)
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).to(device)
     tokenizer = AutoTokenizer.from_pretrained(args.model)

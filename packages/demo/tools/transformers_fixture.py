@@ -14,16 +14,16 @@ import os
 
 import torch
 import transformers
-from transformers import Glm4MoeConfig, Glm4MoeForCausalLM, MixtralConfig, MixtralForCausalLM
+from transformers import Glm4MoeConfig, MixtralConfig
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'src', 'trainer', 'testdata')
 
 CASES = {
-    'mixtral_tiny': (MixtralConfig, MixtralForCausalLM, dict(
+    'mixtral_tiny': (MixtralConfig, 'MixtralForCausalLM', dict(
         vocab_size=13, hidden_size=8, intermediate_size=6, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=4, num_local_experts=3, num_experts_per_tok=2, max_position_embeddings=16,
         rms_norm_eps=1e-5, tie_word_embeddings=False, rope_parameters={'rope_type': 'default', 'rope_theta': 1000.0})),
-    'glm4_moe_tiny': (Glm4MoeConfig, Glm4MoeForCausalLM, dict(
+    'glm4_moe_tiny': (Glm4MoeConfig, 'Glm4MoeForCausalLM', dict(
         vocab_size=13, hidden_size=8, intermediate_size=10, moe_intermediate_size=4, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, head_dim=6, n_routed_experts=5, num_experts_per_tok=3,
         n_shared_experts=2, routed_scaling_factor=1.7, norm_topk_prob=True, n_group=1, topk_group=1,
@@ -48,16 +48,27 @@ def randomize(model, seed=None):
                 tensor.copy_(0.4 * torch.randn_like(tensor))
 
 
+def make_tiny(config_class, fields, architecture, seed):
+    """A transformers model of `architecture` (a class name, e.g. 'MixtralForCausalLM') from
+    config_class(**fields), in eval mode with eager attention and experts (the modeling file's own loops:
+    the reference), its weights randomized. Seeds torch's global generator with `seed` before the model
+    is built, and draws its initial weights and then randomize()'s from it, in that order: the committed
+    fixtures depend on it. The python tests use it too."""
+    torch.manual_seed(seed)
+    config = config_class(**fields)
+    config.architectures = [architecture]
+    config._attn_implementation = 'eager'
+    config._experts_implementation = 'eager'  # the per-expert loop of the modeling file
+    model = getattr(transformers, architecture)(config).eval()
+    randomize(model)
+    return model
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for name, (config_class, model_class, fields) in CASES.items():
-        torch.manual_seed(7)
-        config = config_class(**fields)
-        config.architectures = [model_class.__name__]
-        config._attn_implementation = 'eager'
-        config._experts_implementation = 'eager'  # the per-expert loop of the modeling file
-        model = model_class(config).eval()
-        randomize(model)
+    for name, (config_class, architecture, fields) in CASES.items():
+        model = make_tiny(config_class, fields, architecture, 7)
+        config = model.config
         with torch.no_grad():
             ids = torch.randint(0, config.vocab_size, (2, 7), generator=torch.Generator().manual_seed(3))
             logits = model(input_ids=ids).logits

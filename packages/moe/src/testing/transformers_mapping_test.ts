@@ -48,7 +48,7 @@ function layerFor(c: Case, seed = 3): MixtureOfExperts {
 
 async function built(c: Case, seed = 3): Promise<MixtureOfExperts> {
   const layer = layerFor(c, seed);
-  tf.dispose(layer.apply(tf.zeros([1, D])));
+  tf.dispose(layer.apply(tf.zeros([1, D])) as tf.Tensor);
   if (TARGETS[c.target].deepseekStyle) {
     const bias = layer.weights.find(w => w.originalName.endsWith('/selection_bias'))!;
     const values = tf.tensor1d([0.3, -0.2, 0.1, -0.4]);
@@ -225,7 +225,7 @@ export function describeTransformersMapping() {
         await expectAsync(exportTransformersWeights(layer, 'glm4_moe')).toBeResolved();
         const qwen = mixtureOfExperts({numExperts: E, units: D, hiddenUnits: H, activation: 'swiglu', topK: 2,
                                        balance: {biasUpdateRate: 0.1}});
-        tf.dispose(qwen.apply(tf.randomNormal([16, D]), {training: true}));
+        tf.dispose(qwen.apply(tf.randomNormal([16, D]), {training: true}) as tf.Tensor);
         qwen.endStep();  // the aux-loss-free bias moves once per optimizer step
         await expectAsync(exportTransformersWeights(qwen, 'qwen3_moe'))
             .toBeRejectedWithError(/selection_bias must be all zero for target 'qwen3_moe'.*got -?[\d.]+ at expert \d/);
