@@ -298,7 +298,7 @@ export function describeTransformersMapping() {
         expect(() => moeConfigFromTransformers({...dsv3, routed_scaling_factor: 0}))
             .toThrowError(/routed_scaling_factor must be a finite number > 0, got 0/);
         expect(() => moeConfigFromTransformers({...dsv3, n_group: 2, topk_group: 3}))
-            .toThrowError(/topk_group must be <= n_group \(2\), got 3/);
+            .toThrowError(/config \(deepseek_v3\).topk_group must be <= config \(deepseek_v3\).n_group \(2\), got 3/);
         expect(() => moeConfigFromTransformers({...dsv3, n_group: 8, topk_group: 1}))
             .toThrowError(/num_experts_per_tok must be <= the experts in the kept groups .* = 1 · 8 \/ 8 = 1\), got 2/);
         // Invalid values are named as config.json spells them, not as the layer's fields.
