@@ -122,6 +122,8 @@ interface ExportCase {
   tokens: number;
   seed: number;
   biasScale?: number;
+  /** Added to the random selection bias (a negative offset makes every biased sigmoid score negative). */
+  biasOffset?: number;
 }
 
 async function moeExport(casesFile: string, dir: string) {
@@ -133,7 +135,8 @@ async function moeExport(casesFile: string, dir: string) {
     tf.dispose(layer.apply(x) as tf.Tensor);  // builds the layer
     if (c.biasScale) {
       const bias = layer.weights.find(w => w.originalName.endsWith('/selection_bias'))!;
-      const values = tf.tidy(() => tf.mul(tf.randomNormal([c.config.numExperts], 0, 1, 'float32', c.seed), c.biasScale!));
+      const values = tf.tidy(() => tf.add(tf.mul(tf.randomNormal([c.config.numExperts], 0, 1, 'float32', c.seed),
+                                                 c.biasScale!), c.biasOffset ?? 0));
       bias.write(values);
       values.dispose();
     }

@@ -51,6 +51,27 @@ def block_output(model, x):
         return model.model.layers[0].mlp(x[None])[0]
 
 
+NEGATIVE_BIAS = 'negative_bias'
+
+def zero_masked_block_output(mlp, x):
+    """DeepseekV3MoE's output had its group mask set the dropped groups' experts to 0, as transformers 4.x's
+    DeepseekV3TopkRouter.get_topk_indices did (5.17's forward sets -inf)."""
+    gate = mlp.gate
+    with torch.no_grad():
+        scores = torch.sigmoid(torch.nn.functional.linear(x, gate.weight))
+        biased = scores + gate.e_score_correction_bias
+        n, g = biased.shape[0], gate.num_group
+        group_scores = biased.view(n, g, -1).topk(2, dim=-1)[0].sum(dim=-1)
+        kept = torch.zeros_like(group_scores).scatter_(1, group_scores.topk(gate.topk_group, dim=-1)[1], 1).bool()
+        kept = kept.unsqueeze(-1).expand(n, g, gate.num_experts // g).reshape(n, -1)
+        indices = biased.masked_fill(~kept, 0.0).topk(gate.top_k, dim=-1)[1]
+        weights = scores.gather(1, indices)
+        if gate.norm_topk_prob:
+            weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20)
+        weights = weights * gate.routed_scaling_factor
+        return mlp.experts(x, indices, weights) + mlp.shared_experts(x)
+
+
 EXPORT_CASES = [
     ('mixtral', 'perExpert', dict(topK=2)),
     ('mixtral', 'fused', dict(topK=3)),
@@ -69,6 +90,11 @@ EXPORT_CASES = [
                                routedScalingFactor=2.5, numGroups=2, topKGroups=1), 'routing'),
     ('deepseek_v3', 'perExpert', dict(topK=2, scoring='sigmoid', sharedExperts=1, routedScalingFactor=1.5,
                                       numGroups=2, topKGroups=1), 'routing'),
+    # A selection bias near -2 makes every biased score negative: masking the dropped group's experts with -inf
+    # (transformers 5.17, DeepSeek-V3's inference code, sluice) and with 0 (transformers 4.x) then choose
+    # different experts, and the check below shows that they do.
+    ('deepseek_v3', 'perExpert', dict(topK=2, scoring='sigmoid', sharedExperts=1, numGroups=2, topKGroups=1,
+                                      biasOffset=-2.0), NEGATIVE_BIAS),
 ]
 
 
@@ -82,9 +108,12 @@ class SluiceToTransformers(unittest.TestCase):
         cls.dir = node.temp_dir('moe-export')
         cases = []
         for i, (target, layout, extra, *tag) in enumerate(EXPORT_CASES):
+            extra = dict(extra)
+            bias_offset = extra.pop('biasOffset', 0.0)
             config = dict(numExperts=E, units=D, hiddenUnits=H, activation='swiglu', router='topk', **extra)
             cases.append(dict(name=case_name(target, layout, *tag), target=target, layout=layout, config=config, hiddenSize=D,
-                              tokens=TOKENS, seed=100 + i, biasScale=0.3 if extra.get('scoring') == 'sigmoid' else 0))
+                              tokens=TOKENS, seed=100 + i, biasScale=0.3 if extra.get('scoring') == 'sigmoid' else 0,
+                              biasOffset=bias_offset))
         with open(os.path.join(cls.dir, 'cases.json'), 'w') as f:
             json.dump(cases, f)
         node.run('moe-export', os.path.join(cls.dir, 'cases.json'), cls.dir)
@@ -110,6 +139,15 @@ class SluiceToTransformers(unittest.TestCase):
         err = node.rel_max_error(io['y'], y)
         print(f'[{case_name(target, layout, tag)}: sluice -> transformers, max rel error {err:.2g}] ', end='', flush=True)
         self.assertLessEqual(err, TOLERANCE, f'{target} {layout}: relative error {err:.3g}')
+        if tag == NEGATIVE_BIAS:
+            mlp = loaded.model.layers[0].mlp
+            with torch.no_grad():
+                gate = mlp.gate
+                scores = torch.sigmoid(torch.nn.functional.linear(io['x'], gate.weight))
+                self.assertTrue(bool((scores + gate.e_score_correction_bias < 0).all()),
+                                'the case needs every biased score negative')
+            # transformers 4.x's mask (0, not -inf) would route elsewhere: the case tells the two apart.
+            self.assertGreater(node.rel_max_error(io['y'], zero_masked_block_output(mlp, io['x'])), 1e-2)
         bias_key = PREFIX + 'mlp.gate.e_score_correction_bias'
         if bias_key in sluice:
             # The selection bias must matter here, or a dropped bias would go unnoticed.

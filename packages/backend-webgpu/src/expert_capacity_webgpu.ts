@@ -5,7 +5,7 @@
  * program writes one buffer; no count is read back, since the layout's shape
  * [E·C, D] follows from the attrs:
  *   'counts'  expertCounts[e] = offsets[e + 1] − offsets[e];
- *   'fill'    slotRows[s] = −1 over the E·C slots;
+ *   (then slotRows is set to −1 over the E·C slots by `FillInt32Program`)
  *   'place'   per sorted row r of expert e: its rank among e's pairs in the
  *             drop policy's order (position: r − offsets[e]; slot-major and
  *             score: a count over e's segment, O(count_e) per row), and
@@ -20,17 +20,16 @@ import type {ExpertDropPolicy} from '@sluice/core';
 
 import {FlatProgram} from './flat_program';
 import {getMainHeaderString as main} from './internal';
-import {NEG_SNIPPET} from './shader_util';
+import {IS_NAN_SNIPPET, NEG_INF_SNIPPET} from './shader_util';
 
 /** Uniforms every capacity program gets, in this order. */
 export const CAPACITY_UNIFORMS =
     'numPairs : i32, numExperts : i32, capacity : i32, k : i32, dim : i32, numTokens : i32,';
 
-export type CapacityStep = 'counts'|'fill'|'place'|'dropped'|'gather';
+export type CapacityStep = 'counts'|'place'|'dropped'|'gather';
 
 const INPUTS: Record<CapacityStep, string[]> = {
   counts: ['offsets'],
-  fill: [],
   place: ['indices', 'rows', 'offsets', 'gates'],
   dropped: ['offsets'],
   gather: ['x', 'slotRows', 'offsets'],
@@ -41,7 +40,7 @@ export class ExpertCapacityProgram extends FlatProgram {
   shaderKey: string;
   uniforms = CAPACITY_UNIFORMS;
 
-  /** `threads`: how many invocations the step runs (its output size for counts, fill and gather). */
+  /** `threads`: how many invocations the step runs (its output size for counts and gather). */
   constructor(private step: CapacityStep, outShape: number[], threads: number,
               private policy: ExpertDropPolicy = 'position') {
     super(outShape, threads);
@@ -64,11 +63,6 @@ export class ExpertCapacityProgram extends FlatProgram {
         return `
     if (index < uniforms.numExperts) {
       result[index] = offsets[index + 1] - offsets[index];
-    }`;
-      case 'fill':
-        return `
-    if (index < uniforms.numExperts * uniforms.capacity) {
-      result[index] = -1;
     }`;
       case 'dropped':
         return `
@@ -131,11 +125,19 @@ export class ExpertCapacityProgram extends FlatProgram {
     }
     if (this.policy === 'score') {
       return `
-  // A NaN gate ranks last (as SLUICE_NEG: WGSL has no -Infinity constant), ties go to the lower pair.
-  ${NEG_SNIPPET}
+  // core's gatePriorityKey: the gate clamped to finite float32, NaN (and −Inf) as the lowest finite value, so
+  // a NaN gate ranks last and ties go to the lower pair. Tested by bits, which no fast-math assumption folds.
+  ${NEG_INF_SNIPPET}
+  ${IS_NAN_SNIPPET}
   fn sluiceGateKey(p : i32) -> f32 {
     let g = gates[p];
-    return select(g, SLUICE_NEG, g != g);
+    if (sluiceIsNaN(g) || sluiceIsNegInf(g)) {
+      return bitcast<f32>(0xff7fffffu);
+    }
+    if (bitcast<u32>(g) == 0x7f800000u) {
+      return bitcast<f32>(0x7f7fffffu);
+    }
+    return g;
   }
   fn sluiceBefore(a : i32, b : i32) -> bool {
     let ga = sluiceGateKey(a);

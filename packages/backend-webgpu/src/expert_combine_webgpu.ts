@@ -1,40 +1,32 @@
 /**
  * Expert combine without atomics: the inverse map pair → row (−1 for pairs
- * without a row: dropped) is filled with −1 and then scattered from
- * sourceRows, and each output element sums its token's k slots in slot
+ * without a row: dropped) is filled with −1 (`FillInt32Program`) and then
+ * scattered from sourceRows, and each output element sums its token's k slots in slot
  * order, out[t, h] = Σ_s gates[t, s] · y[inv[t·k + s], h]: deterministic.
  */
 import {FlatProgram} from './flat_program';
 import {getMainHeaderString as main} from './internal';
 
-export type InverseStep = 'fill'|'scatter';
-
-/** inv [P]: 'fill' writes −1 everywhere, 'scatter' writes inv[sourceRows[r]] = r over the M rows. */
+/** inv [P]: inv[sourceRows[r]] = r over the M rows, into a buffer `FillInt32Program` set to −1. */
 export class CombineInverseProgram extends FlatProgram {
-  variableNames: string[];
-  shaderKey: string;
+  variableNames = ['sourceRows'];
+  shaderKey = 'sluice_expertCombine_scatter';
   uniforms = 'numPairs : i32, numRows : i32,';
 
-  constructor(private step: InverseStep, pairs: number, rows: number) {
+  constructor(pairs: number, rows: number) {
     // The scatter runs over the M rows, not the P outputs.
-    super([pairs], step === 'fill' ? pairs : rows);
-    this.variableNames = step === 'fill' ? [] : ['sourceRows'];
-    this.shaderKey = `sluice_expertCombine_${step}`;
+    super([pairs], rows);
   }
 
   getUserCode(): string {
-    const body = this.step === 'fill' ? `
-    if (index < uniforms.numPairs) {
-      result[index] = -1;
-    }` : `
+    return `
+  ${main('index')} {
     if (index < uniforms.numRows) {
       let p = sourceRows[index];
       if (p >= 0 && p < uniforms.numPairs) {
         result[p] = index;
       }
-    }`;
-    return `
-  ${main('index')} {${body}
+    }
   }
 `;
   }

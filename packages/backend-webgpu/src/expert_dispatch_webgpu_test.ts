@@ -185,27 +185,36 @@ describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
 
   // The static capacity layout built on the GPU (no readback), at shapes past one block and one
   // histogram chunk, for every drop policy, against core's per-expert float64 reference.
-  const CAPACITY_SHAPES: Array<[Shape, number, 'position'|'slotMajor'|'score']> = [
+  // The last flag: score by gates of which a quarter are NaN and some ±Inf or ±3.4028234663852886e38 (the
+  // finite float32 extremes they rank as), so the drops fall among tied NaN gates.
+  const CAPACITY_SHAPES: Array<[Shape, number, 'position'|'slotMajor'|'score', boolean?]> = [
     [SHAPES[0], 120, 'position'],
     [SHAPES[0], 120, 'slotMajor'],
     [SHAPES[0], 120, 'score'],
+    [SHAPES[0], 120, 'score', true],
     [SHAPES[2], 1, 'score'],
     [SHAPES[6], 60, 'slotMajor'],
   ];
-  for (const [s, capacity, policy] of CAPACITY_SHAPES) {
-    it(`capacity ${capacity}, ${policy} priority, ${s.name}: the static layout, drops, counts, dx and combine ` +
-           `match the per-expert reference (N=${s.n}, D=${s.d}, E=${s.e}, k=${s.k})`,
+  const SPECIAL_GATES = [NaN, NaN, NaN, NaN, -Infinity, Infinity, -3.4028234663852886e38, 3.4028234663852886e38];
+  for (const [s, capacity, policy, special] of CAPACITY_SHAPES) {
+    it(`capacity ${capacity}, ${policy} priority${special ? ' with NaN and ±Inf gates' : ''}, ${s.name}: the static ` +
+           `layout, drops, counts, dx and combine match the per-expert reference (N=${s.n}, D=${s.d}, E=${s.e}, ` +
+           `k=${s.k})`,
        () => withFlags({[SLUICE_WEBGPU_MAX_WORKGROUPS]: s.maxWorkgroups}, async () => {
       const {n, d, e, k} = s;
       const idx = routes(s, n + e);
       const xv = uniformArray(seededRandom(1), n * d, -1, 1);
       // Gates on a grid of 16 values: ties, so the score order's tie rule is exercised.
-      const gv = Float32Array.from(uniformArray(seededRandom(3), n * k, 0, 1), v => Math.round(v * 16) / 16);
+      const grid = Float32Array.from(uniformArray(seededRandom(3), n * k, 0, 1), v => Math.round(v * 16) / 16);
+      const pick = seededRandom(4);
+      // Ranked by; the combine and dx checks below use the grid gates (NaN there would only poison the sums).
+      const gv = special ? grid.map(v => (pick() < 0.5 ? SPECIAL_GATES[Math.floor(pick() * 8)] : v)) : grid;
       const ref = dispatchReference(idx, e, capacity, k, policy, gv);
       const slots = staticSourceRows(ref.rowsOfExpert, capacity);
-      const x = tf.tensor2d(xv, [n, d]), indices = tf.tensor2d(idx, [n, k], 'int32'), gates = tf.tensor2d(gv, [n, k]);
+      const x = tf.tensor2d(xv, [n, d]), indices = tf.tensor2d(idx, [n, k], 'int32'), gates = tf.tensor2d(grid, [n, k]);
+      const ranking = tf.tensor2d(gv, [n, k]);
       const before = tf.memory().numTensors;
-      const options = {capacity, dropPolicy: policy, ...(policy === 'score' ? {gates} : {})};
+      const options = {capacity, dropPolicy: policy, ...(policy === 'score' ? {gates: ranking} : {})};
       const out = expertDispatch(x, indices, e, options);
       expect(out.dispatched.shape).toEqual([e * capacity, d]);
       expect(Array.from(await out.sourceRows.data())).toEqual(slots);
@@ -221,7 +230,7 @@ describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
       const expOut = new Float64Array(n * d);
       slots.forEach((p, r) => {
         if (p < 0) return;
-        for (let q = 0; q < d; ++q) expOut[Math.floor(p / k) * d + q] += gv[p] * rows[r * d + q];
+        for (let q = 0; q < d; ++q) expOut[Math.floor(p / k) * d + q] += grid[p] * rows[r * d + q];
       });
       expectClose(await combined.data(), expOut, tol, 'combined (empty slots add nothing)');
       const dx = tf.grad((a: tf.Tensor) => tf.sum(expertCombine(expertDispatch(a as tf.Tensor2D, indices, e, options)
@@ -229,12 +238,12 @@ describeWithFlags('sparse expert dispatch webgpu kernels', WEBGPU, env => {
       const expDx = new Float64Array(n * d);
       slots.forEach(p => {
         if (p < 0) return;
-        for (let q = 0; q < d; ++q) expDx[Math.floor(p / k) * d + q] += gv[p];
+        for (let q = 0; q < d; ++q) expDx[Math.floor(p / k) * d + q] += grid[p];
       });
       expectClose(await dx.data(), expDx, tol, 'dx');
       tf.dispose([out.dispatched, out.expertOffsets, out.sourceRows, out.droppedCount, out.expertCounts, combined, dx]);
       expect(tf.memory().numTensors).toBe(before);
-      tf.dispose([x, indices, gates]);
+      tf.dispose([x, indices, gates, ranking]);
     }));
   }
 });

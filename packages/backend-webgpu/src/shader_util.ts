@@ -278,6 +278,17 @@ export const NEG_INF_SNIPPET = `
 `;
 
 /**
+ * `sluiceIsNaN(x)`: x is NaN, by its bits (exponent all ones, mantissa not
+ * zero). Not `x != x`: WGSL lets implementations assume no NaN at run time,
+ * and a compiler that does may fold that test to false.
+ */
+export const IS_NAN_SNIPPET = `
+  fn sluiceIsNaN(x : f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+  }
+`;
+
+/**
  * The final logit of a matmul output. A class is masked when its bias is
  * −Inf (decided on the bias, so a softcap cannot turn it into −s):
  *   sluiceLogitAt(acc, col)  SluiceLogit(x = acc + bias[biasRow + col], masked),

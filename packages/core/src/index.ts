@@ -16,7 +16,7 @@ export type {LinearCrossEntropyOptions, LinearCrossEntropyResult, PerTokenOption
              WithReturnFlags} from './ops/linear_cross_entropy_options';
 export {topOneSuppression} from './ops/top_one_suppression';
 export {routeTopK} from './ops/route_top_k';
-export type {RouteTopKOptions, RouteTopKResult} from './ops/route_top_k';
+export type {RouteTopKOptions, RouteTopKResult, RouteTopKScoresResult} from './ops/route_top_k';
 export {expertDispatch} from './ops/expert_dispatch';
 export type {ExpertDispatchOptions, ExpertDispatchResult} from './ops/expert_dispatch';
 export {groupedMatMul} from './ops/grouped_mat_mul';

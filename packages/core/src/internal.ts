@@ -5,11 +5,13 @@
  */
 export {SLUICE_FORCE_COMPOSITE, SLUICE_WARN_COMPOSITE} from './flags';
 export {resetCompositeWarnings, SLUICE_BACKEND_PACKAGES, warnIfBackendPackageMissing} from './internal/composite_warning';
-export {dispatchPlan, pairPriority} from './internal/dispatch_plan';
+export {dispatchPlan, FLOAT32_MAX, gatePriorityKey, pairPriority} from './internal/dispatch_plan';
 export type {DispatchPlan} from './internal/dispatch_plan';
 export {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertTensor,
         describeTensor, describeValue, fail, INT32_MAX, INT32_MIN, isTensorLike} from './internal/errors';
 export {gatherPerRow} from './internal/gather_per_row';
+export {resolveGroupLimit} from './internal/group_limit';
+export type {GroupLimit, GroupLimitNames} from './internal/group_limit';
 export {hostValues} from './internal/host_values';
 export {combineRows, expertCombineBackward, keptRows, rowsToTokens, tokenRowsOfPairs} from './internal/pair_rows';
 export {registerComposite, registerKernelsOnce, runKernelOrComposite, useRegisteredKernel} from './internal/kernel_dispatch';

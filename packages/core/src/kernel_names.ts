@@ -179,7 +179,9 @@ export type ExpertDropPolicy = 'position'|'slotMajor'|'score';
  * topkgating 'position'); 'slotMajor' slot-major order s·N + t, every first
  * choice before any second choice (GShard, Switch/flaxformer, DeepSpeed
  * top2gating); 'score' descending gate, ties in pair order, a NaN gate last
- * (batch-prioritized routing, DeepSpeed topkgating 'probs'). An expert keeps
+ * (batch-prioritized routing, DeepSpeed topkgating 'probs'); the gate is
+ * ranked clamped to finite float32, NaN as the lowest finite value, so NaN,
+ * −Inf and −3.4028234663852886e38 tie (in pair order). An expert keeps
  * its first C pairs in that order.
  * Its gradient (w.r.t. x) sums each row back into its token, built from a
  * combine with unit gates, so a backend provides only this forward kernel.

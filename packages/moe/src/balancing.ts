@@ -4,7 +4,8 @@
  */
 import {add, div, eye, logSumExp, matMul, maximum, mean, moments, mul, neg, norm, scalar, Scalar, sign, square, sub,
         sum, Tensor, Tensor1D, Tensor2D, Tensor3D} from '@tensorflow/tfjs-core';
-import {assertInteger, assertKnownKeys, assertOneOf, assertTensor, fail} from '@sluice/core/internal';
+import {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, assertTensor, describeValue,
+        fail} from '@sluice/core/internal';
 
 export interface LoadBalancingLossOptions {
   /**
@@ -75,9 +76,19 @@ export function routingVarianceLoss(scores: Tensor2D): Scalar {
 /**
  * Aux-loss-free step (DeepSeek-V3): b_e + rate · sign(mean load − load_e);
  * `center` subtracts the update's mean first (torchtitan's
- * `_update_expert_bias`), so Σ b stays put.
+ * `_update_expert_bias`), so Σ b stays put. `bias` and `counts` (routed
+ * pairs per expert) are float32 [E]; `rate` is a finite number >= 0.
  */
 export function updatedSelectionBias(bias: Tensor, counts: Tensor1D, rate: number, center = false): Tensor1D {
+  const op = 'updatedSelectionBias';
+  assertTensor(op, 'bias', bias, 1, ['float32'], '[E]');
+  assertTensor(op, 'counts', counts, 1, ['float32'], '[E]');
+  // A [1] counts would broadcast silently: every expert would move the same way (or not at all).
+  if (counts.shape[0] !== bias.shape[0]) {
+    fail(op, 'counts', `of shape [${bias.shape[0]}] (E from bias)`, `shape [${counts.shape.join(',')}]`);
+  }
+  assertFiniteNumber(op, 'rate', rate, 0);
+  if (typeof center !== 'boolean') fail(op, 'center', 'a boolean', describeValue(center));
   let delta = mul(sign(sub(mean(counts), counts)), scalar(rate));
   if (center) delta = sub(delta, mean(delta));
   return add(bias, delta) as Tensor1D;

@@ -3,8 +3,8 @@
  * validation with core's error helpers (`<where>: <field> must be
  * <expected>, got <actual>`, strings quoted as JSON).
  */
-import {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, describeValue,
-        fail} from '@sluice/core/internal';
+import {assertFiniteNumber, assertInteger, assertKnownKeys, assertOneOf, describeValue, fail,
+        resolveGroupLimit} from '@sluice/core/internal';
 import type {ExpertDropPolicy} from '@sluice/core';
 
 export type Router = 'topk'|'expertChoice'|'sinkhorn'|'stochastic';
@@ -63,13 +63,26 @@ export interface MixtureOfExpertsConfig {
   /**
    * capacity = max(minCapacity, ⌈capacityFactor · N · k / E⌉) slots per
    * expert, computed exactly (see `expertCapacity`); 0 (default) = dropless.
+   * The stochastic router is dropless at inference whatever the factor (it
+   * then routes every token to all E experts, the training draw's expectation).
    */
   capacityFactor?: number;
   /** Lower bound of the capacity (DeepSpeed's min_capacity). Default 0; needs capacityFactor > 0. */
   minCapacity?: number;
-  /** Which pairs an expert keeps first past its capacity: 'position' (default), 'slotMajor', 'score'. */
+  /**
+   * Which pairs an expert keeps first past its capacity: 'position' (default), 'slotMajor', 'score'.
+   * Another value needs capacityFactor > 0 and a token-choice router.
+   */
   dropPolicy?: DropPolicy;
-  /** Renormalise each token's gates over its kept slots after drops (GShard, DeepSpeed). Default false. */
+  /**
+   * After drops, give each token's kept slots its whole gate mass back:
+   * kept gates · Σ gates / Σ kept gates (0 when every slot dropped), so a
+   * token that lost nothing keeps its gates as they were. With normalised
+   * gates (normalizeGates, default for topK > 1) that is GShard's and
+   * DeepSpeed top2gating's renormalisation to sum 1; with normalizeGates
+   * false (gates summing to, say, 0.7) the kept gates sum to 0.7 again.
+   * Default false; true needs capacityFactor > 0 and a token-choice router.
+   */
   renormalizeAfterDrop?: boolean;
   /** Group-limited routing (router 'topk'): experts in `numGroups` equal groups... */
   numGroups?: number;
@@ -122,6 +135,7 @@ export interface ResolvedConfig {
 }
 
 const WHERE = 'mixtureOfExperts';
+const CAPACITY = 'exactCeilCapacity';
 
 const positiveInt = (field: string, v: unknown) => assertInteger(WHERE, field, v, 1);
 const nonNegative = (field: string, v: unknown, fallback: number) =>
@@ -142,30 +156,34 @@ const KNOWN = ['numExperts', 'topK', 'units', 'hiddenUnits', 'activation', 'rout
 const KNOWN_BALANCE = ['auxLoss', 'auxLossConvention', 'auxLossScope', 'routerZLoss', 'biasUpdateRate',
                        'centerBiasUpdate', 'orthogonality', 'variance'];
 
+const GROUP_NAMES = {numGroups: 'numGroups', topKGroups: 'topKGroups', numExperts: 'numExperts', k: 'topK'};
+
 function resolveGroups(config: MixtureOfExpertsConfig, numExperts: number, topK: number, router: Router) {
   if (config.numGroups === undefined && config.topKGroups === undefined) return null;
   if (router !== 'topk') {
     fail(WHERE, config.numGroups !== undefined ? 'numGroups' : 'topKGroups',
          `left out unless router is 'topk' (groups limit top-k selection)`, `router '${router}'`);
   }
-  if (config.numGroups === undefined) {
-    fail(WHERE, 'topKGroups', 'left out unless numGroups is set', String(config.topKGroups));
+  return resolveGroupLimit(WHERE, GROUP_NAMES, config.numGroups, config.topKGroups, numExperts, topK);
+}
+
+/**
+ * dropPolicy and renormalizeAfterDrop act on the pairs a capacity drops: with
+ * no capacity (capacityFactor 0) or expert choice (each expert picks its
+ * tokens) a value other than the default would do nothing, so it is refused
+ * as minCapacity is.
+ */
+function assertDropOption(field: string, value: unknown, defaultValue: unknown, capacityFactor: number,
+                          router: Router) {
+  if (value === defaultValue) return;
+  const expected = `${describeValue(defaultValue)} (the default)`;
+  if (router === 'expertChoice') {
+    fail(WHERE, field, `${expected} with router 'expertChoice' (each expert picks its tokens: no pair is dropped)`,
+         describeValue(value));
   }
-  const numGroups = positiveInt('numGroups', config.numGroups);
-  if (numExperts % numGroups !== 0) {
-    fail(WHERE, 'numGroups', `a divisor of numExperts (${numExperts})`, String(numGroups));
+  if (capacityFactor === 0) {
+    fail(WHERE, field, `${expected} when capacityFactor is 0 (dropless routing drops nothing)`, describeValue(value));
   }
-  if (config.topKGroups === undefined) {
-    fail(WHERE, 'topKGroups', `an integer in [1, numGroups = ${numGroups}] when numGroups is set`, 'undefined');
-  }
-  const topKGroups = positiveInt('topKGroups', config.topKGroups);
-  if (topKGroups > numGroups) fail(WHERE, 'topKGroups', `<= numGroups (${numGroups})`, String(topKGroups));
-  const kept = topKGroups * numExperts / numGroups;
-  if (topK > kept) {
-    fail(WHERE, 'topK', `<= the experts in the kept groups (topKGroups · numExperts / numGroups = ${kept})`,
-         String(topK));
-  }
-  return {numGroups, topKGroups};
 }
 
 export function resolveConfig(config: MixtureOfExpertsConfig): ResolvedConfig {
@@ -198,6 +216,10 @@ export function resolveConfig(config: MixtureOfExpertsConfig): ResolvedConfig {
   if (minCapacity > 0 && capacityFactor === 0 && router !== 'expertChoice') {
     fail(WHERE, 'minCapacity', '0 when capacityFactor is 0 (dropless routing has no capacity)', String(minCapacity));
   }
+  const dropPolicy = oneOf('dropPolicy', config.dropPolicy, ['position', 'slotMajor', 'score'] as const, 'position');
+  assertDropOption('dropPolicy', dropPolicy, 'position', capacityFactor, router);
+  const renormalizeAfterDrop = flag('renormalizeAfterDrop', config.renormalizeAfterDrop);
+  assertDropOption('renormalizeAfterDrop', renormalizeAfterDrop, false, capacityFactor, router);
   const biasUpdateRate = nonNegative('balance.biasUpdateRate', balance.biasUpdateRate, 0);
   if (biasUpdateRate > 0 && router !== 'topk') {
     fail(WHERE, 'balance.biasUpdateRate', `0 unless router is 'topk' (the bias shifts top-k selection)`,
@@ -213,8 +235,8 @@ export function resolveConfig(config: MixtureOfExpertsConfig): ResolvedConfig {
     scoring: oneOf('scoring', config.scoring, ['softmax', 'sigmoid'] as const, 'softmax'),
     capacityFactor,
     minCapacity,
-    dropPolicy: oneOf('dropPolicy', config.dropPolicy, ['position', 'slotMajor', 'score'] as const, 'position'),
-    renormalizeAfterDrop: flag('renormalizeAfterDrop', config.renormalizeAfterDrop),
+    dropPolicy,
+    renormalizeAfterDrop,
     groups: resolveGroups(config, numExperts, topK, router),
     sharedExperts: config.sharedExperts === undefined || config.sharedExperts === 0 ?
         0 :
@@ -242,9 +264,14 @@ export function resolveConfig(config: MixtureOfExpertsConfig): ResolvedConfig {
  * JavaScript prints for it (`String(factor)`: 1.1 is 11/10, not the double
  * 1.100000000000000088...). In floating point 1.1 · 100 · 2 / 4 is
  * 55.000000000000007 and its ceiling 56; exactly it is 55. The arithmetic
- * runs on BigInt numerator and denominator, so no product rounds.
+ * runs on BigInt numerator and denominator, so no product rounds. factor
+ * must be a finite number >= 0, pairs an integer >= 0 and numExperts an
+ * integer >= 1 (else it throws, naming the argument).
  */
 export function exactCeilCapacity(factor: number, pairs: number, numExperts: number): number {
+  assertFiniteNumber(CAPACITY, 'factor', factor, 0);
+  assertInteger(CAPACITY, 'pairs', pairs, 0);
+  assertInteger(CAPACITY, 'numExperts', numExperts, 1);
   const [mantissa, exponentText] = String(factor).split('e');
   const exponent = Number(exponentText ?? 0);
   const [whole, fraction = ''] = mantissa.split('.');

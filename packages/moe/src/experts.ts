@@ -48,7 +48,10 @@ export interface CapacityOptions {
   /** Slots per expert; undefined: dropless. */
   capacity?: number;
   dropPolicy: DropPolicy;
-  /** Renormalise each token's gates over its kept slots (GShard, DeepSpeed top2gating / topkgating). */
+  /**
+   * Give each token's kept slots its gate mass back: kept · Σ gates / Σ kept
+   * (GShard, DeepSpeed top2gating / topkgating with normalised gates).
+   */
   renormalizeAfterDrop: boolean;
 }
 
@@ -76,8 +79,11 @@ export function runExperts(x: Tensor2D, routing: Routing, weights: ExpertWeights
     const y = groupedMatMul(h, weights.w2, d.expertOffsets);
     let gates = routing.gates;
     if (c !== undefined && capacity.renormalizeAfterDrop && n > 0) {
+      // The token's own gate mass, not 1: unnormalised gates (normalizeGates false) keep their sum, and a
+      // token that dropped nothing keeps its gates; with normalised gates the mass is 1, as DeepSpeed has it.
       const kept = mul(gates, keptPairs(d.sourceRows, n, k));
-      gates = div(kept, maximum(sum(kept, 1, true), scalar(FLOAT32_EPS))) as Tensor2D;
+      const mass = sum(gates, 1, true);
+      gates = div(mul(kept, mass), maximum(sum(kept, 1, true), scalar(FLOAT32_EPS))) as Tensor2D;
     }
     const output = expertCombine(y, d.sourceRows, gates);
     let slotOutputs: Tensor3D|null = null;

@@ -114,7 +114,11 @@ export class MixtureOfExperts extends layers.Layer {
       const logits = tf.matMul(x, this.routerKernel.read()) as tf.Tensor2D;
       const routed = this.route(logits, training);
       const cfg = this.moe;
-      const capacity = cfg.router === 'expertChoice' ? undefined : expertCapacity(cfg, n);
+      // Dropless where capacity means nothing: expert choice fills its own C slots, and the stochastic router at
+      // inference sends every token to all E experts (k' = E), where a capacity sized for topK pairs per token
+      // would drop most of them (E = 8, topK 2, factor 1.25: 69%) instead of computing the draw's expectation.
+      const dropless = cfg.router === 'expertChoice' || (cfg.router === 'stochastic' && !training);
+      const capacity = dropless ? undefined : expertCapacity(cfg, n);
       const wantSlots = training && cfg.balance.orthogonality > 0;
       const experts = runExperts(x, routed.routing, {w1: this.w1.read() as tf.Tensor3D, w2: this.w2.read() as tf.Tensor3D},
                                  cfg.numExperts, {capacity, dropPolicy: cfg.dropPolicy,

@@ -159,11 +159,16 @@ export class LinearCrossEntropyHead extends layers.Layer {
   private tiedEmbedding(): layers.Layer {
     if (this.embedding != null) return this.embedding;
     // Loaded from a config: the embedding is found by name upstream of this head.
-    const upstream = this.inboundNodes.flatMap(node => node.inboundLayers);
-    const found = findUpstream(upstream, this.head.tiedTo as string);
+    return this.tieUpstream(this.inboundNodes.flatMap(node => node.inboundLayers));
+  }
+
+  /** Ties the head to the embedding named by `tiedTo` among `sources` and what feeds them; throws if none is. */
+  private tieUpstream(sources: layers.Layer[]): layers.Layer {
+    const name = this.head.tiedTo as string;
+    const found = findUpstream(sources, name);
     if (found == null) {
       fail(OP, 'tiedTo', 'the name of an embedding layer upstream of the hidden states',
-           `"${this.head.tiedTo as string}", which is not among them`);
+           `"${name}", which is not among them`);
     }
     assertEmbedding(found);
     this.embedding = found;
@@ -179,15 +184,7 @@ export class LinearCrossEntropyHead extends layers.Layer {
     if (this.embedding == null && typeof this.head.tiedTo === 'string') {
       const list = Array.isArray(inputs) ? inputs : [inputs];
       const sources = list.filter((x): x is SymbolicTensor => x instanceof SymbolicTensor).map(x => x.sourceLayer);
-      if (sources.length > 0) {
-        const found = findUpstream(sources, this.head.tiedTo);
-        if (found == null) {
-          fail(OP, 'tiedTo', 'the name of an embedding layer upstream of the hidden states',
-               `"${this.head.tiedTo}", which is not among them`);
-        }
-        assertEmbedding(found);
-        this.embedding = found;
-      }
+      if (sources.length > 0) this.tieUpstream(sources);
     }
     return super.apply(inputs, kwargs);
   }

@@ -3,7 +3,9 @@
  * expert ids runs on the host: the op validates the ids with a synchronous
  * read on webgl before the kernel runs, and webgl caches what it read, so
  * this kernel's own readSync costs nothing more (called directly with
- * GPU-resident ids, it is one stall of N·k ints). A GPU sort would instead
+ * GPU-resident ids, it is one stall of N·k ints). dropPolicy 'score' also
+ * reads the gates, which the op does not: one more stall of N·k floats when
+ * they live on the GPU (documented in the README). A GPU sort would instead
  * need a bitonic network of log²(N·k) passes plus a readback of M anyway,
  * since the number of kept rows sets the output shape. The rows themselves
  * move on the GPU: one `GatherRowsProgram` of x by each row's token (-1, an

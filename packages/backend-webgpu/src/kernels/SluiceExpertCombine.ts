@@ -1,7 +1,8 @@
 import {KernelConfig, KernelFunc, TensorInfo} from '@tensorflow/tfjs-core';
 import {SluiceExpertCombine, SluiceExpertCombineInputs} from '@sluice/core';
 
-import {CombineInverseProgram, ExpertCombineProgram, InverseStep} from '../expert_combine_webgpu';
+import {CombineInverseProgram, ExpertCombineProgram} from '../expert_combine_webgpu';
+import {fillInt32Uniforms, FillInt32Program} from '../fill_int32_webgpu';
 import {runGuarded} from '../gpu_scratch';
 import {WebGPUBackend} from '../internal';
 import {deviceBudget} from '../device_budget';
@@ -24,11 +25,9 @@ export function sluiceExpertCombineWebGPU(args: {inputs: SluiceExpertCombineInpu
       scratch.assertBindable(name, t.shape);
     }
     const inverse = scratch.allocate([pairs], 'int32');
-    const uniforms = [i32(pairs), i32(m)];
-    for (const step of ['fill', 'scatter'] as InverseStep[]) {
-      backend.runWebGPUProgram(new CombineInverseProgram(step, pairs, m), step === 'fill' ? [] : [sourceRows], 'int32',
-                               uniforms, inverse);
-    }
+    backend.runWebGPUProgram(new FillInt32Program(pairs), [], 'int32', fillInt32Uniforms(pairs, -1), inverse);
+    backend.runWebGPUProgram(new CombineInverseProgram(pairs, m), [sourceRows], 'int32', [i32(pairs), i32(m)],
+                             inverse);
     const out = scratch.allocate([n, h], 'float32', true);
     scratch.assertBindable('the output', out.shape);
     backend.runWebGPUProgram(new ExpertCombineProgram(n, h), [y, inverse, gates], 'float32', [i32(k), i32(h)], out);

@@ -3,6 +3,7 @@ import {SluiceExpertDispatch, SluiceExpertDispatchAttrs, SluiceExpertDispatchInp
 
 import {CapacityStep, ExpertCapacityProgram} from '../expert_capacity_webgpu';
 import {DISPATCH_BLOCK, DispatchGatherProgram, ExpertDispatchProgram, DispatchStep} from '../expert_dispatch_webgpu';
+import {fillInt32Uniforms, FillInt32Program} from '../fill_int32_webgpu';
 import {runGuarded} from '../gpu_scratch';
 import {ProgramUniform, WebGPUBackend} from '../internal';
 import {deviceBudget} from '../device_budget';
@@ -87,7 +88,7 @@ export function sluiceExpertDispatchWebGPU(args: {
               dropped, expertCounts];
     }
     const slotRows = scratch.allocate([slots], 'int32', true);
-    runCapacity('fill', [], slotRows, slots);
+    backend.runWebGPUProgram(new FillInt32Program(slots), [], 'int32', fillInt32Uniforms(slots, -1), slotRows);
     const placeInputs = [expertIndices, sourceRows, offsets, ...(dropPolicy === 'score' ? [gates!] : [])];
     runCapacity('place', placeInputs, slotRows, pairs);
     const dispatched = scratch.allocate([slots, d], 'float32', true);

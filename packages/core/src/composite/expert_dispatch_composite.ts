@@ -18,11 +18,11 @@
  * slots are written with one scatter (each slot gets at most one pair; the
  * dropped ones go to a spare slot past the end that is cut off).
  */
-import {add, cast, concat, cumsum, equal, expandDims, gather, less, minimum, mul, neg, range, reshape, scalar,
-        scatterND, slice, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, topk, transpose, where,
+import {add, cast, concat, cumsum, equal, expandDims, gather, greaterEqual, less, minimum, mul, neg, range, reshape,
+        scalar, scatterND, slice, sub, sum, Tensor, Tensor1D, Tensor2D, tidy, topk, transpose, where,
         zeros} from '@tensorflow/tfjs-core';
 
-import {emptyResult, stopGradient, tokenRowsOfPairs} from '../internal';
+import {emptyResult, FLOAT32_MAX, stopGradient, tokenRowsOfPairs} from '../internal';
 
 import type {SluiceExpertDispatchAttrs} from '../kernel_names';
 
@@ -34,8 +34,10 @@ function priorityOrder(n: number, k: number, attrs: SluiceExpertDispatchAttrs, g
   }
   if (attrs.dropPolicy === 'score') {
     const g = reshape(stopGradient(gates!), [pairs]);
-    // A NaN gate ranks last, as on the host: tf.topk's order of NaN differs by backend.
-    const key = where(equal(g, g), g, scalar(-Infinity));
+    // The host's gatePriorityKey: the gate clamped to finite float32, NaN (and −Inf) as the lowest finite value.
+    // Not −Inf: tf.topk's comparator subtracts keys, and −Inf − −Inf is NaN, which leaves ties out of pair order
+    // (tf.topk's order of NaN itself differs by backend). NaN fails the comparison, so it takes the else branch.
+    const key = where(greaterEqual(g, scalar(-FLOAT32_MAX)), minimum(g, scalar(FLOAT32_MAX)), scalar(-FLOAT32_MAX));
     return topk(key, pairs).indices as Tensor1D;
   }
   return range(0, pairs, 1, 'int32') as Tensor1D;

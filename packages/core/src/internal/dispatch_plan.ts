@@ -19,9 +19,24 @@ export interface DispatchPlan {
   counts: Int32Array;      // [E] pairs routed to each expert, before drops
 }
 
+/** The largest finite float32, 3.4028234663852886e38. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * The key 'score' ranks a pair by: its gate clamped to the finite float32
+ * range, a NaN gate as the lowest finite float32 (so it ranks last, tied with
+ * −Inf and −FLOAT32_MAX). Keys stay finite so that every sort sees equal keys
+ * as equal: tf.topk's comparator subtracts keys, and −Inf − −Inf is NaN,
+ * which would leave such ties out of pair order. The composite and the webgpu
+ * program compute the same key.
+ */
+export function gatePriorityKey(gate: number): number {
+  return Number.isNaN(gate) ? -FLOAT32_MAX : Math.min(FLOAT32_MAX, Math.max(-FLOAT32_MAX, gate));
+}
+
 /**
  * The pairs in the order in which experts keep them (see `ExpertDropPolicy`).
- * 'score' sorts by descending gate, ties to the lower pair index, NaN last.
+ * 'score' sorts by descending `gatePriorityKey`, ties to the lower pair index (NaN last).
  */
 export function pairPriority(pairs: number, k: number, dropPolicy: ExpertDropPolicy,
                              gates?: ArrayLike<number>): Int32Array {
@@ -34,7 +49,7 @@ export function pairPriority(pairs: number, k: number, dropPolicy: ExpertDropPol
   for (let p = 0; p < pairs; ++p) order[p] = p;
   if (dropPolicy === 'score') {
     if (gates == null) throw new Error('pairPriority: dropPolicy \'score\' needs the gates');
-    const key = (p: number) => (Number.isNaN(gates[p]) ? -Infinity : gates[p]);
+    const key = (p: number) => gatePriorityKey(gates[p]);
     order.sort((a, b) => {
       const ka = key(a), kb = key(b);
       return ka === kb ? a - b : kb > ka ? 1 : -1;

@@ -1,8 +1,8 @@
 import {add, cast, equal, expandDims, greater, mul, op, range, reshape, scalar, sum, tanh, Tensor, Tensor1D, Tensor2D,
         TensorLike, tidy, tile, topk, where, zeros} from '@tensorflow/tfjs-core';
 
-import {assertInteger, assertKnownKeys, assertOneOf, assertTensor, chosenGates, emptyResult, fail, routerScores,
-        stopGradient, toTensor} from '../internal';
+import {assertInteger, assertKnownKeys, assertOneOf, assertTensor, chosenGates, emptyResult, fail, GroupLimit,
+        resolveGroupLimit, routerScores, stopGradient, toTensor} from '../internal';
 
 const OP = 'routeTopK';
 
@@ -17,7 +17,11 @@ export interface RouteTopKOptions {
    * Group-limited routing (DeepSeek-V3, Glm4Moe): the E experts form
    * `numGroups` equal groups of consecutive experts; a token keeps the
    * `topKGroups` groups with the largest sum of their two best biased scores
-   * (the best one for groups of one expert) and chooses its k experts inside them.
+   * (the best one for groups of one expert) and chooses its k experts inside them:
+   * the other experts' keys become −Infinity, as in transformers 5.17
+   * (`DeepseekV3TopkRouter`, `Glm4MoeTopkRouter`) and DeepSeek-V3's own
+   * inference code. transformers 4.x (`get_topk_indices`) set them to 0, which
+   * differs when the kept experts' biased scores are negative (a negative bias).
    */
   numGroups?: number;
   /** Groups each token keeps, in [1, numGroups]; required with numGroups. */
@@ -33,41 +37,20 @@ export interface RouteTopKResult {
   scores?: Tensor2D;
 }
 
-interface Groups {numGroups: number; topKGroups: number}
-
-function groupsOf(options: RouteTopKOptions, e: number, k: number): Groups|null {
-  if (options.numGroups === undefined) {
-    if (options.topKGroups !== undefined) {
-      fail(OP, 'options.topKGroups', 'left out unless options.numGroups is set', String(options.topKGroups));
-    }
-    return null;
-  }
-  const numGroups = assertInteger(OP, 'options.numGroups', options.numGroups, 1);
-  if (e % numGroups !== 0) {
-    fail(OP, 'options.numGroups', `a divisor of the number of experts E = ${e}`, String(numGroups));
-  }
-  if (options.topKGroups === undefined) {
-    fail(OP, 'options.topKGroups', `an integer in [1, numGroups = ${numGroups}] when options.numGroups is set`,
-         'undefined');
-  }
-  const topKGroups = assertInteger(OP, 'options.topKGroups', options.topKGroups, 1);
-  if (topKGroups > numGroups) {
-    fail(OP, 'options.topKGroups', `<= options.numGroups (${numGroups})`, String(topKGroups));
-  }
-  const kept = topKGroups * (e / numGroups);
-  if (k > kept) {
-    fail(OP, 'k', `<= the experts in the kept groups (topKGroups · E / numGroups = ${topKGroups} · ${e} / ` +
-                  `${numGroups} = ${kept})`, String(k));
-  }
-  return {numGroups, topKGroups};
+/** routeTopK's result when `returnScores` is true: `scores` is present. */
+export interface RouteTopKScoresResult extends RouteTopKResult {
+  scores: Tensor2D;
 }
+
+/** routeTopK's names for the group-limit fields in its messages. */
+const GROUP_NAMES = {numGroups: 'options.numGroups', topKGroups: 'options.topKGroups', numExperts: 'E', k: 'k'};
 
 /**
  * DeepSeek-V3's group limit on the selection keys [N, E]: each group's score
  * is the sum of its two best keys; outside the `topKGroups` best groups
  * (ties to the lower group) a key becomes -Infinity, so no expert there is chosen.
  */
-function limitToGroups(keys: Tensor2D, groups: Groups): Tensor2D {
+function limitToGroups(keys: Tensor2D, groups: GroupLimit): Tensor2D {
   const [n, e] = keys.shape;
   const size = e / groups.numGroups;
   const grouped = reshape(keys, [n, groups.numGroups, size]);
@@ -107,7 +90,7 @@ function routeTopK_(routerLogitsIn: Tensor|TensorLike, k: number, options: Route
   if (options.returnScores !== undefined && typeof options.returnScores !== 'boolean') {
     fail(OP, 'options.returnScores', 'a boolean', String(options.returnScores));
   }
-  const groups = groupsOf(options, e, k);
+  const groups = resolveGroupLimit(OP, GROUP_NAMES, options.numGroups, options.topKGroups, e, k);
   const normalize = options.normalize ?? k > 1;
   if (n === 0) {
     // No kernel on empty tensors (webgpu rejects zero-size bindings); emptyResult keeps the tape connected.
@@ -150,4 +133,7 @@ function routeTopK_(routerLogitsIn: Tensor|TensorLike, k: number, options: Route
  * const {expertIndices, gates, scores} = routeTopK(tf.randomNormal([6, 4]), 2, {returnScores: true});
  * ```
  */
-export const routeTopK = op({routeTopK_});
+export const routeTopK = op({routeTopK_}) as {
+  (routerLogits: Tensor|TensorLike, k: number, options: RouteTopKOptions&{returnScores: true}): RouteTopKScoresResult;
+  (routerLogits: Tensor|TensorLike, k: number, options?: RouteTopKOptions): RouteTopKResult;
+};

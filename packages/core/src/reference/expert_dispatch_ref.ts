@@ -58,7 +58,8 @@ export type DropPolicyRef = 'position'|'slotMajor'|'score';
  * Kept pairs per expert, in priority order (`capacity` < 0: every pair, in
  * pair order): the expected grouping, written per expert. Each expert's pairs
  * are sorted by the policy's key (pair index t·k + s; slot-major s·N + t; or
- * descending gate with NaN last, ties by pair index) and its first `capacity`
+ * descending gate clamped to finite float32, NaN as the lowest, ties by pair
+ * index) and its first `capacity`
  * kept. With a capacity, row e·capacity + i of the static layout holds
  * rowsOfExpert[e][i] and the rest of an expert's slots are empty.
  */
@@ -69,8 +70,10 @@ export function dispatchReference(indices: Int32Array, e: number, capacity: numb
   const key = (p: number): number[] => {
     if (capacity < 0 || policy === 'position') return [p];
     if (policy === 'slotMajor') return [(p % k) * n + Math.floor(p / k)];
-    const g = gates![p];
-    return [Number.isNaN(g) ? Infinity : -g, p];
+    // The gate clamped to finite float32, NaN as its lowest value (3.4028234663852886e38 = (2 − 2^−23) · 2^127).
+    const max = (2 - 2 ** -23) * 2 ** 127;
+    const g = Number.isNaN(gates![p]) ? -max : Math.min(max, Math.max(-max, gates![p]));
+    return [-g, p];
   };
   const less = (a: number[], b: number[]) => a[0] - b[0] || (a[1] ?? 0) - (b[1] ?? 0);
   const rowsOfExpert: number[][] = [];

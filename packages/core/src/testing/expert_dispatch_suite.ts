@@ -27,6 +27,8 @@ interface DispatchCase {
   capacity: number;  // -1: dropless
   pattern: 'random'|'oneExpert'|'someEmpty';
   dropPolicy?: 'position'|'slotMajor'|'score';
+  /** Half the gates NaN, ±Inf or ±3.4028234663852886e38 (the finite float32 extremes they rank as). */
+  specialGates?: boolean;
 }
 
 const CASES: DispatchCase[] = [
@@ -43,6 +45,10 @@ const CASES: DispatchCase[] = [
    dropPolicy: 'slotMajor'},
   {name: 'capacity 3, score priority (ties in pair order)', n: 12, d: 3, e: 4, k: 3, capacity: 3, pattern: 'random',
    dropPolicy: 'score'},
+  // Drops fall among tied NaN and −Inf gates: tf.topk over −Inf keys (−Inf − −Inf is NaN in its comparator)
+  // would leave them out of pair order.
+  {name: 'capacity 12, score priority, NaN and ±Inf gates (NaN last, ties in pair order)', n: 24, d: 2, e: 3, k: 2,
+   capacity: 12, pattern: 'random', dropPolicy: 'score', specialGates: true},
   {name: 'capacity 4, slot-major, k = 3, experts with no tokens', n: 10, d: 5, e: 6, k: 3, capacity: 4,
    pattern: 'someEmpty', dropPolicy: 'slotMajor'},
 ];
@@ -50,7 +56,9 @@ const CASES: DispatchCase[] = [
 /** Gates on a coarse grid, so the score policy meets ties. */
 function makeGates(c: DispatchCase, seed: number): Float32Array {
   const rand = seededRandom(seed);
-  return Float32Array.from({length: c.n * c.k}, () => Math.round(rand() * 4) / 4);
+  const special = [NaN, NaN, NaN, -Infinity, Infinity, -3.4028234663852886e38, 3.4028234663852886e38, NaN];
+  return Float32Array.from({length: c.n * c.k}, () => (c.specialGates && rand() < 0.5 ?
+      special[Math.floor(rand() * special.length)] : Math.round(rand() * 4) / 4));
 }
 
 /** Distinct experts per token (as top-k gives), by pattern. */

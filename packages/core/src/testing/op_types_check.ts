@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {linearCrossEntropy} from '../ops/linear_cross_entropy';
+import {routeTopK} from '../ops/route_top_k';
 import {topOneSuppression} from '../ops/top_one_suppression';
 
 export function linearCrossEntropyTypes(): void {
@@ -61,4 +62,22 @@ export function topOneSuppressionTypes(): void {
   const fromArray: tf.Tensor1D = topOneSuppression([[2, 0, 1], [5, 5, 2]]);
   const [dz] = tf.grads((x: tf.Tensor) => tf.sum(topOneSuppression(x)))([z]);
   tf.dispose([penalty, fromArray, dz, z]);
+}
+
+export function routeTopKTypes(): void {
+  const logits = tf.randomNormal([6, 4]);                   // Tensor<Rank>, not Tensor2D
+  // returnScores: true: scores is present (no `!`).
+  const {expertIndices, gates, scores} = routeTopK(logits, 2, {returnScores: true, scoring: 'sigmoid'});
+  const all: tf.Tensor2D = scores;
+  const chosen: tf.Tensor2D = routeTopK([[0.1, 0.2, 0.3]], 1).expertIndices;  // TensorLike logits
+  // @ts-expect-error scores was not requested, so it may be absent
+  routeTopK(logits, 2).scores.dispose();
+  // @ts-expect-error nor with returnScores: false
+  routeTopK(logits, 2, {returnScores: false}).scores.dispose();
+  const flag: boolean = Math.random() > 0.5;
+  // @ts-expect-error a boolean flag known only at run time: scores may be absent
+  routeTopK(logits, 2, {returnScores: flag}).scores.dispose();
+  // @ts-expect-error scoring has two values
+  routeTopK(logits, 2, {scoring: 'softplus'});
+  tf.dispose([expertIndices, gates, all, chosen, logits]);
 }

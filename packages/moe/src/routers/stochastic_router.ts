@@ -8,8 +8,9 @@ import type {Scoring} from '../config';
  * THOR-style stochastic experts: in training each token goes to k distinct
  * experts drawn uniformly at random, with equal gates 1/k. At inference the
  * output is that draw's expectation, every expert with gate 1/E, which makes
- * it deterministic (as dropout does by rescaling). The router's scores are
- * still returned for losses and metrics.
+ * it deterministic (as dropout does by rescaling), and dropless: the layer
+ * applies no capacity then, since each expert receives all N tokens. The
+ * router's scores are still returned for losses and metrics.
  */
 export function stochasticRouter(logits: Tensor2D, k: number, scoring: Scoring, training: boolean,
                                  seed: number): RouterOutput {

@@ -13,5 +13,5 @@ export function topkRouter(logits: Tensor2D, k: number, scoring: Scoring, bias: 
                            groups: {numGroups: number, topKGroups: number}|null, normalize = k > 1): RouterOutput {
   const {expertIndices, gates, scores} = routeTopK(logits, k, {scoring, bias: bias ?? undefined, normalize,
                                                                returnScores: true, ...(groups ?? {})});
-  return {routing: {kind: 'slots', expertIndices, gates}, scores: scores!};
+  return {routing: {kind: 'slots', expertIndices, gates}, scores};
 }

@@ -97,6 +97,28 @@ export function describeRoutingConventions(constraints: Constraints = ALL_ENVS) 
       }
     });
 
+    it('renormalizeAfterDrop with unnormalised gates gives each token its gate mass back, not 1', async () => {
+      // Gates half the example's (each token's pair sums to .5, as normalizeGates false leaves sigmoid gates).
+      // Slot-major drops as above: t0 keeps both (.3 + .2 = .5, unchanged), t1 keeps slot 0 (.35 · .5 / .35 = .5),
+      // t2 keeps slot 0 (.45 · .5 / .45 = .5), t3 keeps none (0). Dividing by the kept sum alone would give 1, 1, 1, 0.
+      const x = tf.ones([4, 1]) as tf.Tensor2D;
+      const w = tf.ones([2, 1, 1]) as tf.Tensor3D;
+      const half = GATES.map(row => row.map(g => g / 2));
+      const routing = {kind: 'slots' as const, expertIndices: tf.tensor2d(INDICES, [4, 2], 'int32') as tf.Tensor2D,
+                       gates: tf.tensor2d(half) as tf.Tensor2D};
+      const run = (capacity: number) => tf.tidy(() => runExperts(
+          x, routing, {w1: w, w2: w}, 2, {capacity, dropPolicy: 'slotMajor', renormalizeAfterDrop: true}, 'relu',
+          false).output);
+      const before = tf.memory().numTensors;
+      const dropped = run(2), none = run(4);
+      expectClose(await dropped.data(), [0.5, 0.5, 0.5, 0], tol, 'renormalizeAfterDrop, gates summing to .5');
+      // With capacity 4 nothing drops, and each token's gates stay as they were (output = their sum, .5).
+      expectClose(await none.data(), [0.5, 0.5, 0.5, 0.5], tol, 'renormalizeAfterDrop without drops');
+      tf.dispose([dropped, none]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, w, routing.expertIndices, routing.gates]);
+    });
+
     it('auxLossConvention: transformers\' Mixtral (tokens) is k times MegaBlocks / DeepSpeed topkgating (pairs)',
        async () => {
       // N = 2, E = 3, k = 2. Softmax scores t0 (.5 .3 .2), t1 (.1 .6 .3); top-2: t0 → e0, e1; t1 → e1, e2.

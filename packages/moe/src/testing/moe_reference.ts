@@ -142,8 +142,10 @@ export function moeReferenceForward(x: Float32Array, n: number, w: RefWeights, c
     choices.forEach((chosen, i) => {
       let gates = gatesOf[i].map((g, slot) => (kept[i][slot] ? g : 0));
       if (cfg.capacity !== undefined && cfg.renormalizeAfterDrop) {
+        // The kept slots get the token's whole gate mass (its routed gates' sum) back.
+        const mass = gatesOf[i].reduce((a, b) => a + b, 0);
         const sum = gates.reduce((a, b) => a + b, 0);
-        gates = gates.map(g => g / Math.max(sum, 1.1920928955078125e-7));
+        gates = gates.map(g => g * mass / Math.max(sum, 1.1920928955078125e-7));
       }
       gates = gates.map(g => g * (cfg.scale ?? 1));
       chosen.forEach((j, slot) => {

@@ -50,6 +50,12 @@ const CASES: Case[] = [
             routedScalingFactor: 0.5}},
   {name: 'stochastic (inference: every expert, gate 1/E)', n: 8, d: 4,
    config: {numExperts: 3, topK: 1, units: 3, hiddenUnits: 4, router: 'stochastic'}},
+  // A capacity sized for topK = 2 pairs per token (⌈1.25 · 8 · 2 / 8⌉ = 3 of each expert's 8) would drop 69%.
+  {name: 'stochastic with capacityFactor 1.25, E=8, topK=2 (inference: dropless, every expert)', n: 8, d: 4,
+   config: {numExperts: 8, topK: 2, units: 3, hiddenUnits: 3, router: 'stochastic', capacityFactor: 1.25}},
+  {name: 'topk sigmoid k=2 unnormalised gates, capacity drops, renormalizeAfterDrop restores each token\'s gate mass',
+   n: 13, d: 4, config: {numExperts: 4, topK: 2, units: 3, hiddenUnits: 3, scoring: 'sigmoid', normalizeGates: false,
+                         capacityFactor: 0.6, renormalizeAfterDrop: true}},
   {name: 'topk k=2 capacity, slot-major drops, gates renormalised after drops', n: 17, d: 5,
    config: {numExperts: 3, topK: 2, units: 4, hiddenUnits: 3, activation: 'relu', capacityFactor: 0.6,
             dropPolicy: 'slotMajor', renormalizeAfterDrop: true}},
@@ -84,8 +90,10 @@ function refConfig(config: MixtureOfExpertsConfig, n: number, d: number): RefCon
     const scale = 1e6;
     return Math.ceil(Math.round(f * scale) * n * r.topK / (scale * r.numExperts) - 1e-12);
   };
+  // The suite's forward cases run at inference, where the stochastic router's expectation over all E experts
+  // has no capacity.
   const capacity = r.router === 'expertChoice' ? Math.max(1, r.minCapacity, exactCeil(r.capacityFactor || 1)) :
-      r.capacityFactor === 0 ? undefined : Math.max(r.minCapacity, exactCeil(r.capacityFactor));
+      r.capacityFactor === 0 || r.router === 'stochastic' ? undefined : Math.max(r.minCapacity, exactCeil(r.capacityFactor));
   return {e: r.numExperts, k: r.topK, d, h: r.hiddenUnits, u: r.units, s: r.sharedExperts, activation: r.activation,
           router: r.router, scoring: r.scoring, capacity, sinkhornIterations: r.sinkhornIterations,
           normalize: r.normalizeGates, scale: r.routedScalingFactor,

@@ -298,9 +298,22 @@ export function describeTransformersMapping() {
         expect(() => moeConfigFromTransformers({...dsv3, routed_scaling_factor: 0}))
             .toThrowError(/routed_scaling_factor must be a finite number > 0, got 0/);
         expect(() => moeConfigFromTransformers({...dsv3, n_group: 2, topk_group: 3}))
-            .toThrowError(/topk_group must be <= n_group \(2\), got 3/);
+            .toThrowError(/config \(deepseek_v3\).topk_group must be <= config \(deepseek_v3\).n_group \(2\), got 3/);
         expect(() => moeConfigFromTransformers({...dsv3, n_group: 8, topk_group: 1}))
-            .toThrowError(/topK must be <= the experts in the kept groups/);
+            .toThrowError(/num_experts_per_tok must be <= the experts in the kept groups .* = 1 · 8 \/ 8 = 1\), got 2/);
+        // Invalid values are named as config.json spells them, not as the layer's fields.
+        expect(() => moeConfigFromTransformers({...dsv3, n_group: 4, topk_group: 0}))
+            .toThrowError(/config \(deepseek_v3\).topk_group must be an integer >= 1, got 0/);
+        expect(() => moeConfigFromTransformers({...dsv3, n_group: 0, topk_group: 1}))
+            .toThrowError(/config \(deepseek_v3\).n_group must be an integer >= 1, got 0/);
+        expect(() => moeConfigFromTransformers({...dsv3, n_group: 3, topk_group: 1}))
+            .toThrowError(/config \(deepseek_v3\).n_group must be a divisor of n_routed_experts \(8\), got 3/);
+        expect(() => moeConfigFromTransformers({...dsv3, num_experts_per_tok: 0}))
+            .toThrowError(/config \(deepseek_v3\).num_experts_per_tok must be an integer >= 1, got 0/);
+        expect(() => moeConfigFromTransformers({...dsv3, num_experts_per_tok: 9}))
+            .toThrowError(/config \(deepseek_v3\).num_experts_per_tok must be <= n_routed_experts \(8\), got 9/);
+        expect(() => moeConfigFromTransformers({...dsv3, n_routed_experts: 1, num_experts_per_tok: 1}))
+            .toThrowError(/config \(deepseek_v3\).n_routed_experts or num_local_experts must be an integer >= 2, got 1/);
         expect(() => moeConfigFromTransformers({...dsv3, hidden_act: 'gelu'})).toThrowError(/hidden_act must be 'silu'/);
         expect(() => moeConfigFromTransformers({...dsv3, norm_topk_prob: 1}))
             .toThrowError(/norm_topk_prob must be a boolean, got 1/);
@@ -309,7 +322,22 @@ export function describeTransformersMapping() {
                                           num_experts_per_tok: 1, intermediate_size: H}).normalizeGates).toBe(true);
         expect(() => moeConfigFromTransformers({model_type: 'qwen3_moe', hidden_size: D, num_experts_per_tok: 2,
                                                 moe_intermediate_size: H}))
-            .toThrowError(/num_experts or num_local_experts must be an integer >= 0, got undefined/);
+            .toThrowError(/num_experts or num_local_experts must be an integer >= 1, got undefined/);
+      });
+
+      it('a routing field missing from config.json takes its transformers config class\'s default', () => {
+        // transformers 5.17 configuration_deepseek_v3.py: routed_scaling_factor 2.5, n_group 8, topk_group 4,
+        // n_shared_experts 1, norm_topk_prob True; configuration_glm4_moe.py: 1.0, 1, 1, 1, True.
+        const fields = {hidden_size: D, n_routed_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: H};
+        expect(moeConfigFromTransformers({model_type: 'deepseek_v3', ...fields}))
+            .toEqual(jasmine.objectContaining({routedScalingFactor: 2.5, numGroups: 8, topKGroups: 4, sharedExperts: 1,
+                                               normalizeGates: true}));
+        const glm = moeConfigFromTransformers({model_type: 'glm4_moe', ...fields});
+        expect([glm.routedScalingFactor, glm.numGroups, glm.topKGroups, glm.sharedExperts, glm.normalizeGates])
+            .toEqual([undefined, undefined, undefined, 1, true]);
+        // DeepseekV3Config's 8 groups do not divide 4 experts: transformers could not route them either.
+        expect(() => moeConfigFromTransformers({model_type: 'deepseek_v3', ...fields, n_routed_experts: 4}))
+            .toThrowError(/config \(deepseek_v3\).n_group must be a divisor of n_routed_experts \(4\), got 8/);
       });
 
       it('config.json keeps transformers\' float fields floats (its strict configs refuse 1 for 1.0)', () => {

@@ -2,7 +2,7 @@
  * A `mixtureOfExperts` config to and from the MoE fields of a transformers
  * config.json (the block's fields only; the caller adds the rest of the model).
  */
-import {fail} from '@sluice/core/internal';
+import {fail, resolveGroupLimit} from '@sluice/core/internal';
 
 import {MixtureOfExpertsConfig, resolveConfig} from '../config';
 import {checkExpressible, TARGETS, targetSpec, TransformersTarget, TRANSFORMERS_TARGETS} from './targets';
@@ -43,15 +43,29 @@ export function transformersMoeConfig(config: MixtureOfExpertsConfig, hiddenSize
   }
 }
 
-/** An integer field, under the first of its names present (config.json spells some two ways, see below). */
-function int(hf: Json, names: string[], where: string): number {
+/**
+ * An integer field >= `min`, under the first of its names present (config.json spells some two ways, see
+ * below); `fallback` (the config class's default) when absent.
+ */
+function int(hf: Json, names: string[], where: string, min: number, fallback?: number): number {
   const field = names.find(n => hf[n] !== undefined) ?? names[0];
-  const v = hf[field];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    fail(FROM, `${where}.${names.join(' or ')}`, 'an integer >= 0', JSON.stringify(v) ?? 'undefined');
+  const v = hf[field] === undefined ? fallback : hf[field];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    fail(FROM, `${where}.${names.join(' or ')}`, `an integer >= ${min}`, JSON.stringify(v) ?? 'undefined');
   }
   return v;
 }
+
+/**
+ * The routing and shared-expert fields' defaults of transformers 5.17's config classes, which apply when
+ * config.json leaves a field out (configuration_deepseek_v3.py, configuration_glm4_moe.py); Mixtral, Qwen3-MoE and OLMoE have none
+ * of these fields.
+ */
+const ROUTING_DEFAULTS: Partial<Record<TransformersTarget, {routedScalingFactor: number, nGroup: number,
+                                                           topkGroup: number, nSharedExperts: number}>> = {
+  deepseek_v3: {routedScalingFactor: 2.5, nGroup: 8, topkGroup: 4, nSharedExperts: 1},
+  glm4_moe: {routedScalingFactor: 1, nGroup: 1, topkGroup: 1, nSharedExperts: 1},
+};
 
 /**
  * The expert count's names: hub configs use the first, and transformers 5.17's
@@ -83,10 +97,15 @@ export function moeConfigFromTransformers(hf: Json, target?: TransformersTarget)
     fail(FROM, `${where}.hidden_act`, "'silu' (sluice's swiglu experts)", JSON.stringify(hf['hidden_act']));
   }
   const deepseek = TARGETS[t].deepseekStyle;
-  const numExperts = int(hf, EXPERT_COUNT[t], where);
-  const hiddenUnits = int(hf, [t === 'mixtral' || t === 'olmoe' ? 'intermediate_size' : 'moe_intermediate_size'], where);
-  const topK = int(hf, ['num_experts_per_tok'], where);
-  const units = int(hf, ['hidden_size'], where);
+  // Every value is checked here in config.json's terms, so that resolveConfig below never names a layer field.
+  const numExperts = int(hf, EXPERT_COUNT[t], where, deepseek ? 2 : 1);
+  const hiddenUnits = int(hf, [t === 'mixtral' || t === 'olmoe' ? 'intermediate_size' : 'moe_intermediate_size'], where,
+                          1);
+  const topK = int(hf, ['num_experts_per_tok'], where, 1);
+  if (topK > numExperts) {
+    fail(FROM, `${where}.num_experts_per_tok`, `<= ${EXPERT_COUNT[t][0]} (${numExperts})`, String(topK));
+  }
+  const units = int(hf, ['hidden_size'], where, 1);
   // Mixtral always renormalises; the others' default is their config class's (Glm4Moe / DeepSeek-V3: true).
   const normalizeGates = t === 'mixtral' ? true : hf['norm_topk_prob'] ?? deepseek;
   if (typeof normalizeGates !== 'boolean') {
@@ -96,20 +115,21 @@ export function moeConfigFromTransformers(hf: Json, target?: TransformersTarget)
     numExperts, topK, units, hiddenUnits, activation: 'swiglu', router: 'topk', scoring: TARGETS[t].scoring,
     normalizeGates,
   };
-  if (deepseek) {
-    config.sharedExperts = int(hf, ['n_shared_experts'], where);
-    const scale = hf['routed_scaling_factor'] ?? 1;
+  const defaults = ROUTING_DEFAULTS[t];
+  if (deepseek && defaults != null) {
+    config.sharedExperts = int(hf, ['n_shared_experts'], where, 0, defaults.nSharedExperts);
+    const scale = hf['routed_scaling_factor'] ?? defaults.routedScalingFactor;
     if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) {
       fail(FROM, `${where}.routed_scaling_factor`, 'a finite number > 0', JSON.stringify(scale));
     }
     if (scale !== 1) config.routedScalingFactor = scale;
-    const groups = hf['n_group'] === undefined ? 1 : int(hf, ['n_group'], where);
-    const topGroups = hf['topk_group'] === undefined ? groups : int(hf, ['topk_group'], where);
-    if (topGroups > groups) {
-      fail(FROM, `${where}.topk_group`, `<= n_group (${groups})`, JSON.stringify(topGroups));
-    }
+    const nGroup = int(hf, ['n_group'], where, 1, defaults.nGroup);
+    const topkGroup = int(hf, ['topk_group'], where, 1, defaults.topkGroup);
+    const names = {numGroups: `${where}.n_group`, topKGroups: `${where}.topk_group`,
+                   numExperts: EXPERT_COUNT[t][0], k: `${where}.num_experts_per_tok`};
+    resolveGroupLimit(FROM, names, nGroup, topkGroup, numExperts, topK);
     // Every group kept is no limit at all; fewer is DeepSeek-V3's group-limited routing.
-    if (topGroups < groups) Object.assign(config, {numGroups: groups, topKGroups: topGroups});
+    if (topkGroup < nGroup) Object.assign(config, {numGroups: nGroup, topKGroups: topkGroup});
   }
   checkExpressible(FROM, resolveConfig(config), units, t);
   return config;
