@@ -4,15 +4,17 @@
  * class, pre-cap logit −Inf from its bias, is skipped: it adds nothing to any
  * sum, and can be neither the max nor the argmax).
  *
- * `LceFoldProgram`: (max m, Σ exp(z − m), first argmax, Σ z). Packed in and
+ * `LceFoldProgram`: (max m, Σ exp(z − m), first argmax, Σ z), or with Q =
+ * Σ exp(z − m)·(z − m) in place of Σ z when only the entropy needs a fourth
+ * field (no smoothing, no maxSup: then no second pass). Packed in and
  * out, so it reads tfjs's packed matmul output directly (no unpack pass over
  * the [N, chunk] logits) and writes one texel per token: the state has shape
  * [N, 2, 2], whose packed texel (n, 0..1, 0..1) holds the four fields as x,
  * y, z, w. Strictly greater replaces the argmax, and the running max carries
  * over from the earlier chunks, so ties keep the lowest vocabulary index.
  *
- * `LceFoldExtrasProgram` (only for the entropy, or label smoothing with
- * classWeights): a second pass over the same chunk after the first, reading
+ * `LceFoldExtrasProgram` (only for label smoothing with classWeights, or the
+ * entropy beside smoothing or maxSup, which hold Σ z in the state): a second pass over the same chunk after the first, reading
  * the new max m from the state: (m used, Q = Σ exp(z − m)·(z − m), Σ w_c z_c,
  * s = Σ exp(z − m)). Q is taken relative to the running max, not as
  * Σ exp(z − m)·z: the entropy is log s − Q / s, and lse − Σ p z with absolute
@@ -73,13 +75,45 @@ export class LceFoldProgram implements GPGPUProgram {
   packedOutput = true;
   customUniforms = chunkUniforms();
 
-  /** `first`: no earlier state (compile-time: the input list differs). */
-  constructor(tokens: number, chunk: number, first: boolean) {
+  /**
+   * `first`: no earlier state (compile-time: the input list differs).
+   * `fourth`: what the state's fourth field accumulates: Σz (label smoothing,
+   * maxSup), or, for the entropy when no Σz is needed, Q = Σ exp(z − m)·(z − m)
+   * relative to the running max (rescaled with Σexp when the max moves), so
+   * the entropy then costs no second pass over the chunk.
+   */
+  constructor(tokens: number, chunk: number, first: boolean, fourth: 'sumZ'|'entropy' = 'sumZ') {
     this.variableNames = first ? ['logits'] : ['logits', 'state'];
     this.outputShape = [tokens, 2, 2];
-    const init = first ? `float m = ${NEG_INIT}; float s = 0.0; float a = 0.0; float sz = 0.0;` : `
+    const init = first ? `float m = ${NEG_INIT}; float s = 0.0; float a = 0.0; float w = 0.0;` : `
         vec4 st = getState(row, 0, 0);
-        float m = st.x; float s = st.y; float a = st.z; float sz = st.w;`;
+        float m = st.x; float s = st.y; float a = st.z; float w = st.w;`;
+    // Σz: every unmasked z. Q: a new max m' rescales Q to e^(m − m')·(Q + s·(m − m'))
+    // (the new max itself adds e^0·0); any other z adds e^(z − m)·(z − m).
+    const body = fourth === 'sumZ' ? `
+            w += z;
+            if (z > m) {
+              s = s * exp(m - z) + 1.0;
+              m = z;
+              a = float(col);
+            } else {
+              s += exp(z - m);  // NaN logits land here and make the sum NaN
+            }` : `
+            if (z > m) {
+              float shift = m - z;
+              float scale = exp(shift);
+              if (s > 0.0) {
+                w = scale * (w + s * shift);
+              }
+              s = s * scale + 1.0;
+              m = z;
+              a = float(col);
+            } else {
+              float d = z - m;
+              float e = exp(d);
+              s += e;  // NaN logits land here and make both sums NaN
+              w += e * d;
+            }`;
     // The chunk width is part of the logits' shape, which tfjs bakes into the
     // shader anyway, so using it as a constant adds no program variant.
     this.userCode = `
@@ -89,16 +123,8 @@ export class LceFoldProgram implements GPGPUProgram {
       void main() {
         int row = getOutputCoords().x;
         ${init}
-        ${chunkLoop(chunk, `
-            sz += z;
-            if (z > m) {
-              s = s * exp(m - z) + 1.0;
-              m = z;
-              a = float(col);
-            } else {
-              s += exp(z - m);  // NaN logits land here and make the sum NaN
-            }`)}
-        setOutput(vec4(m, s, a, sz));
+        ${chunkLoop(chunk, body)}
+        setOutput(vec4(m, s, a, w));
       }
     `;
   }

@@ -36,9 +36,10 @@ export class LceStatOutputProgram implements GPGPUProgram {
   outputShape: number[];
   userCode: string;
 
-  constructor(tokens: number, output: LceOutput) {
+  /** `entropyInState`: the fold kept Q in the state's fourth field (no extras). */
+  constructor(tokens: number, output: LceOutput, entropyInState = false) {
     this.outputShape = [tokens];
-    this.variableNames = output === 'entropy' ? ['state', 'extras'] : ['state'];
+    this.variableNames = output === 'entropy' && !entropyInState ? ['state', 'extras'] : ['state'];
     const value = {
       lse: 'sluiceLse(i)',
       argmax: 'getState(i, 1, 0)',
@@ -48,8 +49,8 @@ export class LceStatOutputProgram implements GPGPUProgram {
       ${LSE_OF}
       ${output === 'entropy' ? `
       float sluiceEntropy(int i) {
-        float s = getExtras(i, 1, 1);
-        return s > 0.0 ? log(s) - getExtras(i, 0, 1) / s : NAN;
+        float s = ${entropyInState ? 'getState(i, 0, 1)' : 'getExtras(i, 1, 1)'};
+        return s > 0.0 ? log(s) - ${entropyInState ? 'getState(i, 1, 1)' : 'getExtras(i, 0, 1)'} / s : NAN;
       }` : ''}
       void main() {
         int i = getOutputCoords();

@@ -14,7 +14,8 @@ import {chunkLogits, packedAs, Scratch, vocabOf, webglVocabChunk} from '../lce_p
  * `SluiceLinearCrossEntropy` in @sluice/core. Per vocabulary chunk: logits
  * [N, chunk] by tfjs's packed matmul (bias fused; a −Inf bias entry masks its
  * class), folded into the per-token state [N, 2, 2] by `LceFoldProgram`
- * (and, for the entropy or weighted smoothing, `LceFoldExtrasProgram`), the
+ * (and, for weighted smoothing or the entropy beside smoothing or maxSup,
+ * `LceFoldExtrasProgram`; the entropy alone rides in the fold's state), the
  * label's logit picked from its chunk (`LceLabelLogitProgram`); then the loss
  * once per token. The classifier is read in its layout ('vd' [V, D] or 'dv'
  * [D, V]), never transposed in memory, and only by the packed matmul: a
@@ -47,7 +48,11 @@ export function sluiceLinearCrossEntropyWebGL(args: {
   }
   const {softcap, labelSmoothing: ls, maxSup} = attrs;
   const weightedSum = weights != null && ls !== 0;
-  const needExtras = entropy || weightedSum;
+  // Without smoothing or maxSup the state's fourth field (Σz) is free: the fold keeps the entropy's Q
+  // there, and the entropy needs no second pass over each chunk.
+  const entropyInState = entropy && ls === 0 && maxSup === 0;
+  const extrasEntropy = entropy && !entropyInState;
+  const needExtras = extrasEntropy || weightedSum;
   const scratch = new Scratch(backend);
   try {
     const packedWeights = weightedSum ? packedWeightsRow(backend, scratch, weights!) : null;
@@ -61,7 +66,7 @@ export function sluiceLinearCrossEntropyWebGL(args: {
       scratch.dispose(cChunk);
       const uniforms = chunkUniformValues(start, softcap);
       const next: TensorInfo = scratch.add(backend.runWebGLProgram(
-          new LceFoldProgram(n, size, state == null), state == null ? [logits] : [logits, state], 'float32',
+          new LceFoldProgram(n, size, state == null, entropyInState ? 'entropy' : 'sumZ'), state == null ? [logits] : [logits, state], 'float32',
           uniforms));
       scratch.dispose(state);
       state = next;
@@ -75,7 +80,7 @@ export function sluiceLinearCrossEntropyWebGL(args: {
         if (extras != null) ins.push(extras);
         if (packedWeights != null) ins.push(packedWeights);
         const nextExtras: TensorInfo = scratch.add(backend.runWebGLProgram(
-            new LceFoldExtrasProgram(n, size, extras == null, entropy, weightedSum), ins, 'float32', uniforms));
+            new LceFoldExtrasProgram(n, size, extras == null, extrasEntropy, weightedSum), ins, 'float32', uniforms));
         scratch.dispose(extras);
         extras = nextExtras;
       }
@@ -93,8 +98,8 @@ export function sluiceLinearCrossEntropyWebGL(args: {
     const lossUniforms = [[attrs.ignoreIndex], [v], [softcap], [ls], [attrs.zLoss], [maxSup]];
     const losses = scratch.add(backend.runWebGLProgram(program, lossInputs, 'float32', lossUniforms));
     const stat = (output: 'lse'|'argmax'|'entropy', dtype: 'float32'|'int32') => scratch.add(
-        backend.runWebGLProgram(new LceStatOutputProgram(n, output), output === 'entropy' ? [folded, extras!] : [folded],
-                                dtype));
+        backend.runWebGLProgram(new LceStatOutputProgram(n, output, entropyInState),
+                                output === 'entropy' && !entropyInState ? [folded, extras!] : [folded], dtype));
     const lse = stat('lse', 'float32');
     const argmax = stat('argmax', 'int32');
     const ent = entropy ? stat('entropy', 'float32') : backend.makeTensorInfo([0], 'float32', new Float32Array(0));
