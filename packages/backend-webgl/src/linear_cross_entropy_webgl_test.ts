@@ -14,7 +14,7 @@ import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine
 import {linearCrossEntropy, SluiceLinearCrossEntropy, SluiceLinearCrossEntropyGrad, SluiceTopOneSuppression} from '@sluice/core';
 import {backendTolerance, checkAbsentBiasIsNotRead, checkAllMaskedVocabulary, checkEntropyUnderOffset,
         checkOutOfRangeLabelRows, expectClose, lceKernelAttrs, lceReferenceBackward, lceReferenceForward, randomLabels,
-        RefOptions, seededRandom, transposed, uniformArray} from '@sluice/core/testing';
+        RefOptions, seededRandom, texturePeakBytesDuring, transposed, uniformArray} from '@sluice/core/testing';
 
 const WEBGL: Constraints = {predicate: env => env.backendName === 'webgl'};
 
@@ -25,34 +25,9 @@ interface WebGLMemory extends tf.MemoryInfo {
 const gpuMemory = () => tf.memory() as WebGLMemory;
 
 interface WebGLInternals {
-  numBytesInGPU: number;
   texData: {get(dataId: object): {isPacked?: boolean}};
 }
 const webgl = () => tf.backend() as unknown as WebGLInternals;
-
-/**
- * The most texture bytes in use at any moment during `f`, above the level
- * before it (the backend's own counter, which tf.memory() samples only
- * between kernels, watched at every change).
- */
-async function peakTextureBytesDuring<T>(f: () => Promise<T>): Promise<{result: T, peakBytes: number}> {
-  const backend = webgl();
-  let value = backend.numBytesInGPU;
-  const start = value;
-  let peak = value;
-  Object.defineProperty(backend, 'numBytesInGPU', {
-    configurable: true, enumerable: true, get: () => value,
-    set: (bytes: number) => {
-      value = bytes;
-      peak = Math.max(peak, bytes);
-    },
-  });
-  try {
-    return {result: await f(), peakBytes: peak - start};
-  } finally {
-    Object.defineProperty(backend, 'numBytesInGPU', {configurable: true, enumerable: true, writable: true, value});
-  }
-}
 
 const ALL: RefOptions = {softcap: 5, labelSmoothing: 0.1, zLoss: 1e-3, maxSup: 0.1};
 
@@ -191,14 +166,14 @@ export function describeWebGLLinearCrossEntropy() {
       expect(webgl().texData.get(c.dataId).isPacked).withContext('the classifier texture is packed').toBe(true);
       const classifierBytes = v * d * 4;
       // The measure itself: an unpacked program reading the classifier (gather) does unpack it whole.
-      const control = await peakTextureBytesDuring(async () => {
+      const control = await texturePeakBytesDuring(async () => {
         const row = tf.gather(c, [0]);
         await row.data();
         row.dispose();
       });
       expect(control.peakBytes).withContext('texture peak of an unpacked read').toBeGreaterThanOrEqual(classifierBytes);
       const options = {...ALL, reduction: 'none', returnEntropy: true} as const;
-      const {result, peakBytes} = await peakTextureBytesDuring(async () => {
+      const {result, peakBytes} = await texturePeakBytesDuring(async () => {
         const r = linearCrossEntropy(e, c, y, options);
         await Promise.all([r.loss.data(), r.entropy.data()]);
         return r;

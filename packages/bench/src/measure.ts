@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {peakBytesDuring} from '@sluice/core/testing';
+import {peakBytesDuring, texturePeakBytesDuring} from '@sluice/core/testing';
 
-import {texturePeakDuring} from './webgl_bench';
 import {gpuPeakBytesDuring, throwOnWebGPUErrors} from './webgpu_bench';
 
 export interface Measurement {
@@ -29,7 +28,7 @@ export async function profileRun(run: Run): Promise<{peakBytes: number, error?: 
     // kernel scratch never becomes a tensor, so tfjs's byte count cannot see it.
     // On webgpu a binding or buffer past the device's limits is a validation
     // error that tfjs never sees (it reads back zeros): the error scopes make it one.
-    const gpuPeak = tf.getBackend() === 'webgl' ? texturePeakDuring : gpuPeakBytesDuring;
+    const gpuPeak = tf.getBackend() === 'webgl' ? texturePeakBytesDuring : gpuPeakBytesDuring;
     const gpu = await throwOnWebGPUErrors(() => gpuPeak(() => peakBytesDuring(async () => {
       const outs = await run();
       await Promise.all(outs.map(t => t.data()));

@@ -12,7 +12,7 @@ export {describeKernelAndComposite} from './kernel_and_composite';
 export {backendTolerance, expectClose} from './expect_close';
 export {confidentTokens} from './linear_cross_entropy_cases';
 export {randomLabels, seededRandom, uniformArray} from './random';
-export {peakBytesDuring} from './peak_bytes';
+export {peakBytesDuring, texturePeakBytesDuring} from './peak_bytes';
 export {withFlags} from './with_flags';
 export {build, checkAgainstReference, opOptions, transposed} from './linear_cross_entropy_cases';
 export type {Built, Case, RefOptions} from './linear_cross_entropy_cases';
