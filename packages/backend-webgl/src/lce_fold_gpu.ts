@@ -90,29 +90,21 @@ export class LceFoldProgram implements GPGPUProgram {
         float m = st.x; float s = st.y; float a = st.z; float w = st.w;`;
     // Σz: every unmasked z. Q: a new max m' rescales Q to e^(m − m')·(Q + s·(m − m'))
     // (the new max itself adds e^0·0); any other z adds e^(z − m)·(z − m).
-    const body = fourth === 'sumZ' ? `
-            w += z;
-            if (z > m) {
-              s = s * exp(m - z) + 1.0;
-              m = z;
-              a = float(col);
-            } else {
-              s += exp(z - m);  // NaN logits land here and make the sum NaN
-            }` : `
+    const sumZ = fourth === 'sumZ';
+    const body = `
+            ${sumZ ? 'w += z;' : ''}
             if (z > m) {
               float shift = m - z;
               float scale = exp(shift);
-              if (s > 0.0) {
-                w = scale * (w + s * shift);
-              }
+              ${sumZ ? '' : 'if (s > 0.0) { w = scale * (w + s * shift); }'}
               s = s * scale + 1.0;
               m = z;
               a = float(col);
             } else {
               float d = z - m;
               float e = exp(d);
-              s += e;  // NaN logits land here and make both sums NaN
-              w += e * d;
+              s += e;  // NaN logits land here and make the sums NaN
+              ${sumZ ? '' : 'w += e * d;'}
             }`;
     // The chunk width is part of the logits' shape, which tfjs bakes into the
     // shader anyway, so using it as a constant adds no program variant.
