@@ -15,6 +15,7 @@ import {cceShapes, REAL_VOCABS} from './cce_shapes';
 import {measureMatMulFloor} from './matmul_floor';
 import {ratioTable} from './measure';
 import {naivePeakBytes} from './naive_peak';
+import {median, medianInterval} from './ratio_stats';
 import {benchVocabSweep, largestVocabLine, vocabSweepTable} from './vocab_sweep';
 
 const SPEC = {
@@ -100,6 +101,25 @@ export function describeBench() {
                                       rows[1]], {timeHeader: 'time', logitsBytes: 4 << 20});
       expect(failedNaive.split('\n').slice(2)).toEqual(['| naive | failed: texture too large | | | | |',
                                                         '| fused | 0.50 s | n/a | 1.0 MiB | n/a | 0.25 |']);
+    });
+
+    it('brackets the median of the extras\' ratios by the ranks of the published 95% sign-test table', () => {
+      // Lower ranks of the 95% order-statistic interval for the median (e.g. Conover,
+      // Practical Nonparametric Statistics, table A3); the upper rank is n + 1 − lower.
+      const table: Array<[number, number]> = [[6, 1], [8, 1], [9, 2], [10, 2], [12, 3], [15, 4], [17, 5], [20, 6], [25, 8], [30, 10]];
+      for (const [n, lower] of table) {
+        const ranks = Array.from({length: n}, (_, i) => n - i);  // given in descending order: the function sorts
+        const ci = medianInterval(ranks);
+        expect([n, ci.lo, ci.hi]).toEqual([n, lower, n + 1 - lower]);
+        expect(ci.coverage).toBeGreaterThanOrEqual(0.95);
+      }
+      expect(medianInterval(Array.from({length: 10}, (_, i) => i)).coverage).toBeCloseTo(1 - 2 * 11 / 1024, 12);
+      const tooFew = medianInterval([3, 1, 2, 5, 4]);
+      expect([tooFew.lo, tooFew.hi, tooFew.coverage]).toEqual([1, 5, NaN]);
+      expect(median([4, 1, 3])).toBe(3);
+      expect(median([4, 1, 3, 2])).toBe(2.5);
+      expect(() => median([])).toThrowError(/expected at least one value, got none/);
+      expect(() => medianInterval([1], 1.5)).toThrowError(/expected level in \(0, 1\), got 1.5/);
     });
   });
 

@@ -9,6 +9,7 @@ import {linearCrossEntropy, LinearCrossEntropyOptions, SLUICE_FORCE_COMPOSITE, S
 
 import type {CceShape} from './cce_shapes';
 import {formatBytes, measure, MeasuredRow, ratioTable} from './measure';
+import {median, MedianInterval, medianInterval} from './ratio_stats';
 
 export type {CceShape};
 
@@ -77,8 +78,11 @@ export function cceTable(shape: CceShape, rows: CceRow[], adapter?: string): str
 // ---------------------------------------------------------------- returned extras (issue 18.2)
 
 type Options = LinearCrossEntropyOptions;
+const CONTROL = 'plain again (A/A control)';
 /** Each returned extra, and the options whose cost issue 18 bounds too (maxSup, classWeights), one at a time. */
 const EXTRAS: Array<[string, (classWeights: tf.Tensor1D) => Options]> = [
+  // The same call as plain: its ratio is this run's noise floor, which every other row is read against.
+  [CONTROL, () => ({})],
   ['+ returnZLoss', () => ({returnZLoss: true})],
   ['+ returnPredictions', () => ({returnPredictions: true})],
   ['+ returnAccuracy', () => ({returnAccuracy: true})],
@@ -109,8 +113,11 @@ export interface ExtrasRow {
   ms: number;
   /** Median over the rounds of (this variant's wall time / plain fused CE's in the same round). */
   ratio: number;
+  /** Its 95% distribution-free interval (ratio_stats.ts). */
+  ratioCi: MedianInterval;
   /** Median over the rounds of the same ratio in process CPU time (Node only: undefined in a browser). */
   cpuRatio?: number;
+  cpuRatioCi?: MedianInterval;
 }
 
 /** Process CPU time in ms (user + system, every thread: tfjs-node's and Dawn/SwiftShader's too), or undefined. */
@@ -119,12 +126,6 @@ function cpuMs(): number|undefined {
   if (p?.cpuUsage == null) return undefined;
   const {user, system} = p.cpuUsage();
   return (user + system) / 1000;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /**
@@ -163,20 +164,34 @@ export async function benchCceExtras(shape: CceShape, rounds: number, log: (s: s
     log(`  extras round ${round + 1}/${rounds}: ${variants.map((v, k) => `${v[0]} ${wall[k][round].toFixed(0)} ms`).join(', ')}`);
   }
   tf.dispose([e, c, labels, classWeights]);
-  const ratios = (times: number[][], k: number) => median(times[k].map((t, round) => t / times[0][round]));
-  return variants.map(([variant], k) => ({
-    variant, ms: Math.min(...wall[k]), ratio: ratios(wall, k),
-    cpuRatio: cpu[k].length === rounds ? ratios(cpu, k) : undefined,
-  }));
+  const ratios = (times: number[][], k: number) => times[k].map((t, round) => t / times[0][round]);
+  return variants.map(([variant], k) => {
+    const withCpu = cpu[k].length === rounds;
+    return {
+      variant, ms: Math.min(...wall[k]), ratio: median(ratios(wall, k)), ratioCi: medianInterval(ratios(wall, k)),
+      cpuRatio: withCpu ? median(ratios(cpu, k)) : undefined,
+      cpuRatioCi: withCpu ? medianInterval(ratios(cpu, k)) : undefined,
+    };
+  });
+}
+
+/** `1.012× [0.998, 1.025]`: a median ratio and its interval (or the range, marked, when too few rounds allow none). */
+function ratioCell(ratio: number, ci: MedianInterval): string {
+  const range = `${ci.lo.toFixed(3)}, ${ci.hi.toFixed(3)}`;
+  return `${ratio.toFixed(3)}× ${Number.isNaN(ci.coverage) ? `(range ${range})` : `[${range}]`}`;
 }
 
 export function cceExtrasTable(rows: ExtrasRow[], rounds: number): string {
   const withCpu = rows.every(r => r.cpuRatio != null);
+  const coverage = rows.find(r => !Number.isNaN(r.ratioCi.coverage))?.ratioCi.coverage;
   return [`Returned extras, maxSup and classWeights vs plain fused CE (${rounds} rounds, each running plain fused CE ` +
               `and every variant once, in an order rotated each round; ratios are medians over the rounds of the variant's time over plain's in the ` +
-              `same round${withCpu ? ', in wall time and in the process\'s CPU time' : ''}):`, '',
+              `same round${withCpu ? ', in wall time and in the process\'s CPU time' : ''}, with ` +
+              (coverage == null ? 'the range over the rounds (too few rounds for a 95% interval)' :
+                                  `the distribution-free interval of the median (coverage ${(100 * coverage).toFixed(1)}%)`) +
+              `; "${CONTROL}" runs plain again, so its row is this run's noise floor):`, '',
           `| variant | best time | vs fused kernel (wall) |${withCpu ? ' vs fused kernel (CPU time) |' : ''}`,
           `|---|---|---|${withCpu ? '---|' : ''}`,
-          ...rows.map(r => `| ${r.variant} | ${(r.ms / 1000).toFixed(2)} s | ${r.ratio.toFixed(3)}× |` +
-                          (withCpu ? ` ${r.cpuRatio!.toFixed(3)}× |` : ''))].join('\n');
+          ...rows.map(r => `| ${r.variant} | ${(r.ms / 1000).toFixed(2)} s | ${ratioCell(r.ratio, r.ratioCi)} |` +
+                          (withCpu ? ` ${ratioCell(r.cpuRatio!, r.cpuRatioCi!)} |` : ''))].join('\n');
 }
