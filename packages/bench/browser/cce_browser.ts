@@ -23,7 +23,7 @@ import {CceShape, cceShapes, describeShape} from '../src/cce_shapes';
 import {benchVocabSweep, largestVocabLine, vocabSweepTable} from '../src/vocab_sweep';
 import {log, post, webglRenderer} from './page';
 
-/** Query parameters (run_browser_bench.mjs passes the parsed flags): shapes, or n, d, v; sweep; repeats. */
+/** Query parameters (run_browser_bench.mjs passes the parsed flags): shapes, or n, d, v; sweep; repeats; extras. */
 function shapesFrom(params: URLSearchParams, software: boolean): CceShape[] {
   const int = (key: string) => params.has(key) ? Number(params.get(key)) : undefined;
   return cceShapes({n: int('n'), d: int('d'), v: params.get('v')?.split(',').map(Number),
@@ -74,7 +74,7 @@ async function main() {
     }
     // Each returned extra against plain fused CE, interleaved rounds (issue 18.2 / 18.7 on this backend too).
     const extrasRounds = Math.max(3, repeats);
-    const extras = await benchCceExtras(shape, extrasRounds, log);
+    const extras = await benchCceExtras(shape, extrasRounds, log, params.get('extras')?.split(','));
     if (extras.length > 0) section += `\n${cceExtrasTable(extras, extrasRounds)}\n`;
     sections.push(section);
     log(section);

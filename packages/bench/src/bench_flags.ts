@@ -8,6 +8,7 @@
 import {fail} from '@sluice/core/internal';
 
 import {FlagValues, helpText, parseFlags} from './args';
+import {EXTRA_KEYS} from './extra_keys';
 
 export const BENCH_FLAGS = {
   op: {type: 'string', choices: ['cce', 'moe', 'head'], default: 'cce',
@@ -36,6 +37,9 @@ export const BENCH_FLAGS = {
   'extras-only': {type: 'boolean',
                   help: 'cce: only the table of returned extras, maxSup and classWeights vs plain fused CE ' +
                       '(with --repeats rounds, at least 3)'},
+  extras: {type: 'string', default: EXTRA_KEYS.join(','),
+           help: `cce: which rows of the extras table to run, a comma-separated list of ${EXTRA_KEYS.join(', ')} ` +
+               '(plain fused CE and its A/A control always run; fewer rows, more rounds in the same time)'},
   programs: {type: 'boolean',
              help: 'cce on webgpu: also the GPU time of each program (timestamp queries) for plain fused CE, maxSup, ' +
                  'classWeights and label smoothing'},
@@ -66,6 +70,7 @@ const ONLY: Array<[flag: keyof typeof BENCH_FLAGS, when: (f: BenchFlags) => bool
   ['shapes', f => f.op === 'cce', '--op cce'],
   ['vocab-sweep', f => f.op === 'cce', '--op cce'],
   ['extras-only', f => f.op === 'cce' && !f['vocab-sweep'], '--op cce without --vocab-sweep'],
+  ['extras', f => f.op === 'cce' && !f['vocab-sweep'], '--op cce without --vocab-sweep'],
   ['mem-budget', f => f.op === 'cce' && (f.backend === 'cpu' || f.backend === 'tensorflow'),
    '--op cce on --backend cpu or tensorflow'],
   ['webgpu-limits', f => f.backend === 'webgpu', '--backend webgpu'],
@@ -111,6 +116,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const unknownVariant = flags.variants.split(',').find(v => !['dense', 'loop', 'capacity', 'sparse'].includes(v));
   if (unknownVariant !== undefined) {
     fail(program, '--variants', 'a comma-separated list of dense, loop, capacity, sparse', JSON.stringify(flags.variants));
+  }
+  const unknownExtra = flags.extras.split(',').find(x => !(EXTRA_KEYS as readonly string[]).includes(x));
+  if (unknownExtra !== undefined) {
+    fail(program, '--extras', `a comma-separated list of ${EXTRA_KEYS.join(', ')}`, JSON.stringify(flags.extras));
   }
   return {flags, given};
 }

@@ -68,6 +68,12 @@ export function describeBench() {
       expect(() => parseBenchArgs(['--shapes', '8x4x16', '--v', '3'])).toThrowError(/--shapes must be used without --v/);
       expect(() => parseBenchArgs(['--shapes', '8x0x16'])).toThrowError(/--shapes must be positive NxDxV/);
       expect(() => parseBenchArgs(['--op', 'moe', '--variants', 'dense,foo'])).toThrowError(/--variants must be/);
+      expect(parseBenchArgs(['--extras-only', '--extras', 'maxsup,entropy']).flags)
+          .toEqual(jasmine.objectContaining({'extras-only': true, extras: 'maxsup,entropy'}));
+      expect(parseBenchArgs([]).flags.extras).toBe('zloss,predictions,accuracy,entropy,all,maxsup,classweights');
+      expect(() => parseBenchArgs(['--extras', 'maxsup,maxSup']))
+          .toThrowError(/--extras must be a comma-separated list of zloss, .*classweights, got "maxsup,maxSup"/);
+      expect(() => parseBenchArgs(['--op', 'moe', '--extras', 'maxsup'])).toThrowError(/--extras must be left out/);
       expect(parseBenchArgs(['--op', 'head', '--t', '64', '--v', '512']).flags)
           .toEqual(jasmine.objectContaining({op: 'head', t: 64, v: [512]}));
       expect(() => parseBenchArgs(['--op', 'cce', '--t', '64'])).toThrowError(/--t must be left out \(it is for --op head\)/);

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {linearCrossEntropy, LinearCrossEntropyOptions, SLUICE_FORCE_COMPOSITE, SluiceLinearCrossEntropy} from '@sluice/core';
 
+import {EXTRA_KEYS, ExtraKey} from './extra_keys';
 import type {CceShape} from './cce_shapes';
 import {formatBytes, measure, MeasuredRow, ratioTable} from './measure';
 import {median, MedianInterval, medianInterval} from './ratio_stats';
@@ -80,16 +81,16 @@ export function cceTable(shape: CceShape, rows: CceRow[], adapter?: string): str
 type Options = LinearCrossEntropyOptions;
 const CONTROL = 'plain again (A/A control)';
 /** Each returned extra, and the options whose cost issue 18 bounds too (maxSup, classWeights), one at a time. */
-const EXTRAS: Array<[string, (classWeights: tf.Tensor1D) => Options]> = [
+const EXTRAS: Array<[ExtraKey|'control', string, (classWeights: tf.Tensor1D) => Options]> = [
   // The same call as plain: its ratio is this run's noise floor, which every other row is read against.
-  [CONTROL, () => ({})],
-  ['+ returnZLoss', () => ({returnZLoss: true})],
-  ['+ returnPredictions', () => ({returnPredictions: true})],
-  ['+ returnAccuracy', () => ({returnAccuracy: true})],
-  ['+ returnEntropy', () => ({returnEntropy: true})],
-  ['+ all four', () => ({returnZLoss: true, returnPredictions: true, returnAccuracy: true, returnEntropy: true})],
-  ['+ maxSup 0.1', () => ({maxSup: 0.1})],
-  ['+ classWeights', classWeights => ({classWeights})],
+  ['control', CONTROL, () => ({})],
+  ['zloss', '+ returnZLoss', () => ({returnZLoss: true})],
+  ['predictions', '+ returnPredictions', () => ({returnPredictions: true})],
+  ['accuracy', '+ returnAccuracy', () => ({returnAccuracy: true})],
+  ['entropy', '+ returnEntropy', () => ({returnEntropy: true})],
+  ['all', '+ all four', () => ({returnZLoss: true, returnPredictions: true, returnAccuracy: true, returnEntropy: true})],
+  ['maxsup', '+ maxSup 0.1', () => ({maxSup: 0.1})],
+  ['classweights', '+ classWeights', classWeights => ({classWeights})],
 ];
 
 /** Forward + backward of the loss with `extra` options; the extras are kept and returned so reading them forces them. */
@@ -136,12 +137,14 @@ function cpuMs(): number|undefined {
  * goes between rounds cancels. In Node the same ratio is also taken in process
  * CPU time, which other processes on the machine disturb far less than wall time.
  */
-export async function benchCceExtras(shape: CceShape, rounds: number, log: (s: string) => void): Promise<ExtrasRow[]> {
+export async function benchCceExtras(shape: CceShape, rounds: number, log: (s: string) => void,
+                                     only: readonly string[] = EXTRA_KEYS): Promise<ExtrasRow[]> {
   if (tf.getKernel(SluiceLinearCrossEntropy, tf.getBackend()) == null) return [];
   const {e, c, labels} = inputs(shape);
   const classWeights = tf.add(tf.randomUniform([shape.v], 0, 1, 'float32', 5), 0.5) as tf.Tensor1D;
   const variants: Array<[string, Options]> = [['fused kernel (zLoss 1e-4)', {}],
-                                               ...EXTRAS.map(([name, f]) => [name, f(classWeights)] as [string, Options])];
+                                               ...EXTRAS.filter(([key]) => key === 'control' || only.includes(key))
+                                                   .map(([, name, f]) => [name, f(classWeights)] as [string, Options])];
   const run = async (options: Options) => {
     const outs = fusedWithExtras(e, c, labels, options);
     await Promise.all(outs.map(t => t.data()));

@@ -108,7 +108,7 @@ async function runCce(flags: BenchFlags, shapes: CceShape[], machine: string, ad
       section += `${cceTable(shape, rows, adapter)}\n`;
     }
     const extrasRounds = Math.max(3, repeats);
-    const extras = await benchCceExtras(shape, extrasRounds, s => console.log(s));
+    const extras = await benchCceExtras(shape, extrasRounds, s => console.log(s), flags.extras.split(','));
     if (extras.length > 0) section += `\n${cceExtrasTable(extras, extrasRounds)}\n`;
     if (flags.programs) {
       const times = await programTimes(shape, extrasRounds);

@@ -36,6 +36,7 @@ async function parseFlags(argv) {
   if (flags.v !== undefined) query.v = flags.v.join(',');
   if (flags['vocab-sweep']) query.sweep = '1';
   if (flags['extras-only']) query.extrasOnly = '1';
+  if (flags.op === 'cce') query.extras = flags.extras;
   if (flags.op === 'moe') Object.assign(query, {e: String(flags.e), k: String(flags.k), variants: flags.variants});
   return {op: flags.op, sweep: flags['vocab-sweep'], query, out: path.resolve(ROOT, flags.out),
           timeoutMin: flags['timeout-min']};
