@@ -35,7 +35,10 @@ function topOne(scratch: GpuScratch, logits: TensorInfo, alpha: number): TensorI
   ];
   for (const [r0, rows] of ranges(n, topOneRowChunk(n, v, bindingBytes, maxWorkgroups))) {
     const view = scratch.rows(logits, r0, rows);
-    const rowsPerDim = Math.min(rows, maxWorkgroups);
+    // Past the per-dimension limit the rows fold into the fewest grid rows, filled evenly: fewer than gridRows
+    // idle workgroups (65,536 rows: 2 × 32,768, not 2 × 65,535; an idle one still runs every barrier).
+    const gridRows = Math.ceil(rows / maxWorkgroups);
+    const rowsPerDim = Math.ceil(rows / gridRows);
     for (const [output, sink] of sinks) {
       const target = sink.target(r0, rows);
       const uniforms: ProgramUniform[] = [i32(rows), i32(v), f32(alpha), i32(view.offset), i32(target.offset),

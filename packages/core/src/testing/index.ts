@@ -5,10 +5,11 @@
  * package's main entry and bundled by the test runner.
  */
 export {describeLinearCrossEntropyConformance} from './linear_cross_entropy_suite';
+export {describeLinearCrossEntropyContract} from './linear_cross_entropy_contract_suite';
 export {describeTopOneSuppressionConformance} from './top_one_suppression_suite';
 export {describeExpertDispatchConformance} from './expert_dispatch_suite';
 export {describeFuzzSuite} from './fuzz_suite';
-export {describeKernelAndComposite} from './kernel_and_composite';
+export {describeKernelAndComposite, withoutCompositeCopies} from './kernel_and_composite';
 export {backendTolerance, expectClose} from './expect_close';
 export {confidentTokens} from './linear_cross_entropy_cases';
 export {randomLabels, seededRandom, uniformArray} from './random';

@@ -8,11 +8,35 @@ import {Constraints, describeWithFlags, TestEnv} from '@tensorflow/tfjs-core/dis
 
 import {SLUICE_FORCE_COMPOSITE} from '../flags';
 
+/** Test envs (by name) that get no composite-path copy while `withoutCompositeCopies` defines suites. */
+let compositeLeftOut: ReadonlySet<string> = new Set();
+
+/**
+ * Defines suites (`define`) without the composite-path copy on the test envs
+ * named: for a test part whose env runs the same backend as another part that
+ * keeps the copy (the browser's webgpu env and node-webgpu; see test/suites.ts).
+ * The registered-kernel path is defined as usual.
+ */
+export function withoutCompositeCopies(testEnvNames: readonly string[], define: () => void) {
+  const saved = compositeLeftOut;
+  compositeLeftOut = new Set(testEnvNames);
+  try {
+    define();
+  } finally {
+    compositeLeftOut = saved;
+  }
+}
+
 export function describeKernelAndComposite(suite: string, kernelNames: readonly string[], constraints: Constraints,
                                            body: (env: TestEnv, forceComposite: boolean) => void) {
+  const leftOut = compositeLeftOut;
   for (const forceComposite of [false, true]) {
     const label = forceComposite ? 'composite' : 'registered kernel or composite';
-    describeWithFlags(`${suite} conformance (${label})`, constraints, env => {
+    const matches: Constraints = !forceComposite || leftOut.size === 0 ? constraints : {
+      ...constraints,
+      predicate: env => !leftOut.has(env.name) && (constraints.predicate?.(env) ?? true),
+    };
+    describeWithFlags(`${suite} conformance (${label})`, matches, env => {
       beforeEach(() => tf.env().set(SLUICE_FORCE_COMPOSITE, forceComposite));
       afterEach(() => tf.env().set(SLUICE_FORCE_COMPOSITE, false));
 

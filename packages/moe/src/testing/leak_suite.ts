@@ -10,8 +10,9 @@
  * (so the GPU queue has drained and deferred releases are done); every
  * snapshot from step 50 to step 1000 must equal step 50's.
  *
- * Envs: cpu, tensorflow (tfjs-node) and webgpu (Dawn) in Node; webgl and
- * webgpu in karma (the browser's cpu env is covered by Node's). The model is
+ * Envs: cpu, tensorflow (tfjs-node) and webgpu (Dawn) in Node; webgl in
+ * karma (the browser's cpu env is covered by Node's, its webgpu env by
+ * node-webgpu's: test/suites.ts). The model is
  * this small because SwiftShader pays about a millisecond per dispatch and a
  * step is ~100 dispatches; the demo trainer's TinyMoELM (attention, Adam)
  * is ~500 and would take 10+ minutes there.
@@ -21,6 +22,7 @@ import {Constraints, describeWithFlags} from '@tensorflow/tfjs-core/dist/jasmine
 import {linearCrossEntropy} from '@sluice/core';
 import {embeddingLookup} from '@sluice/core/internal';
 import {mixtureOfExperts} from '../mixture_of_experts';
+import {withFastMatMul} from './fast_matmul';
 
 export const STEPS = 1000;
 export const WARMUP = 50;
@@ -41,21 +43,6 @@ export function memorySnapshot(): Record<string, number> {
     }
   }
   return out;
-}
-
-/**
- * tfjs-webgpu picks MatMulReduceProgram (256 threads and barriers per
- * workgroup) for outputs of ≤ 128 elements, which SwiftShader runs ~100×
- * slower than the tiled program; the router's tiny matmuls hit it. The
- * program choice is tfjs's business, not what this test measures.
- */
-function withFastMatMul<T>(f: () => Promise<T>): Promise<T> {
-  if (tf.getBackend() !== 'webgpu') {
-    return f();
-  }
-  const saved = tf.env().get('WEBGPU_MATMUL_PROGRAM_TYPE');
-  tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', 3);  // MatMulPackedProgram
-  return f().finally(() => tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', saved));
 }
 
 export function describeLeakChecks() {

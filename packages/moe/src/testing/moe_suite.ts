@@ -12,6 +12,7 @@ import {backendTolerance, expectClose, seededRandom, uniformArray} from '@sluice
 import {MixtureOfExpertsConfig, resolveConfig} from '../config';
 import {mixtureOfExperts, MixtureOfExperts} from '../mixture_of_experts';
 import {moeCallback} from '../callbacks';
+import {withFastMatMul} from './fast_matmul';
 import {moeReferenceForward, RefConfig, RefWeights} from './moe_reference';
 
 interface Case {
@@ -247,7 +248,10 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       layer.dispose();
     });
 
-    it('trains in model.fit with balancing losses, reports metrics to the callback, and leaks nothing', async () => {
+    // 72 optimizer steps of a model whose matmuls all have ≤ 128 outputs: withFastMatMul (fast_matmul.ts) keeps
+    // tfjs-webgpu off its slow reduce program on SwiftShader; the steps, shapes and assertions are the same everywhere.
+    it('trains in model.fit with balancing losses, reports metrics to the callback, and leaks nothing', () =>
+       withFastMatMul(async () => {
       const model = tfl.sequential({layers: [
         // A separate activation layer: tfjs-node's fused matMul + tanh leaks a data id under IS_TEST checks.
         tfl.layers.dense({inputShape: [6], units: 8}),
@@ -284,7 +288,7 @@ export function describeMixtureOfExpertsConformance(constraints: Constraints = A
       tf.env().set('IS_TEST', isTest);
       tf.dispose([xs, ys]);
       model.dispose();
-    });
+    }));
 
     it('save and load round-trip the weights and the balancing bias: identical outputs', async () => {
       const build = () => tfl.sequential({layers: [
