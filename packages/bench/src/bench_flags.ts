@@ -113,13 +113,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
            JSON.stringify(flags.shapes));
     }
   }
-  const unknownVariant = flags.variants.split(',').find(v => !['dense', 'loop', 'capacity', 'sparse'].includes(v));
-  if (unknownVariant !== undefined) {
-    fail(program, '--variants', 'a comma-separated list of dense, loop, capacity, sparse', JSON.stringify(flags.variants));
-  }
-  const unknownExtra = flags.extras.split(',').find(x => !(EXTRA_KEYS as readonly string[]).includes(x));
-  if (unknownExtra !== undefined) {
-    fail(program, '--extras', `a comma-separated list of ${EXTRA_KEYS.join(', ')}`, JSON.stringify(flags.extras));
-  }
+  checkList(program, 'variants', flags.variants, ['dense', 'loop', 'capacity', 'sparse']);
+  checkList(program, 'extras', flags.extras, EXTRA_KEYS);
   return {flags, given};
+}
+
+/** A comma-separated flag whose every item must be one of `allowed`. */
+function checkList(program: string, flag: string, value: string, allowed: readonly string[]) {
+  if (value.split(',').some(item => !allowed.includes(item))) {
+    fail(program, `--${flag}`, `a comma-separated list of ${allowed.join(', ')}`, JSON.stringify(value));
+  }
 }
