@@ -165,6 +165,7 @@ export async function checkAgainstReference(k: Case, tol: number): Promise<LceRe
     const perToken = linearCrossEntropy(e, c, y, opOptions(k, built, b)) as tf.Tensor;
     expect(perToken.shape).toEqual(built.outShape);
     expectClose(await perToken.data(), perTokenExpected(k, fwd.losses), tol, 'per-token losses');
+    perToken.dispose();
   }
   tf.dispose([value, ...grads, w, e, c, y, ...(b ? [b] : []), ...(built.w ? [built.w] : [])]);
   return fwd;

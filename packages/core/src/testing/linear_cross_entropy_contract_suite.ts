@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {ALL_ENVS, Constraints} from '@tensorflow/tfjs-core/dist/jasmine_util';
 
 import {runKernelOrComposite} from '../internal';
-import {SluiceLinearCrossEntropy, SluiceLinearCrossEntropyAttrs} from '../kernel_names';
+import {SluiceLinearCrossEntropy} from '../kernel_names';
 import {linearCrossEntropy} from '../ops/linear_cross_entropy';
 import type {LinearCrossEntropyOptions} from '../ops/linear_cross_entropy_options';
 import {lceReferenceBackward, lceReferenceForward, lceReferenceMeanDivisor, lceReferenceReduce,
@@ -20,6 +20,7 @@ import {lceReferenceBackward, lceReferenceForward, lceReferenceMeanDivisor, lceR
 import {TORCH_LCE_FIXTURE} from '../reference/torch_lce_fixture';
 
 import {backendTolerance, expectClose} from './expect_close';
+import {lceKernelAttrs} from './linear_cross_entropy_kernel_checks';
 import {describeKernelAndComposite} from './kernel_and_composite';
 import {build, Case, checkAgainstReference, confidentTokens, opOptions, perTokenExpected, perTokenUpstream, product,
         RefOptions} from './linear_cross_entropy_cases';
@@ -78,12 +79,6 @@ const CONTRACT_CASES: Array<[string, Case]> = [
   ['tf.Reduction.SUM', {n: 60, v: 41, d: 6, seed: 123, options: {...ALL, reduction: tf.Reduction.SUM}}],
   ['tf.Reduction.NONE', {n: 60, v: 41, d: 6, seed: 124, leading: [6, 10], options: {reduction: tf.Reduction.NONE}}],
 ];
-
-/** The kernel attrs for a direct call (what the op would pass). */
-function kernelAttrs(over: Partial<SluiceLinearCrossEntropyAttrs> = {}): SluiceLinearCrossEntropyAttrs {
-  return {ignoreIndex: -100, softcap: 0, labelSmoothing: 0, zLoss: 0, maxSup: 0, gradFilterEps: 0, vocabChunk: 0,
-          hasBias: true, classifierLayout: 'vd', hasClassWeights: false, computeEntropy: false, ...over};
-}
 
 /** Whether the top two float64 logits of every token are further apart than `gap` (argmax is then float32-stable). */
 function argmaxIsStable(logits: Float64Array, n: number, v: number, gap: number): boolean {
@@ -268,7 +263,7 @@ export function describeLinearCrossEntropyContract(constraints: Constraints = AL
       const {ref, e, c, y} = build(k);
       const fwd = lceReferenceForward(ref);
       const zeros = tf.zeros([k.v]), ones = tf.ones([k.v]);
-      const attrs = kernelAttrs({...ALL, hasBias: false, gradFilterEps: 0});
+      const attrs = lceKernelAttrs({...ALL, hasBias: false, gradFilterEps: 0});
       const [de, dc, db] = tf.grads((ee: tf.Tensor, cc: tf.Tensor, bb: tf.Tensor) => tf.sum(
           runKernelOrComposite(SluiceLinearCrossEntropy, {embeddings: ee, classifier: cc, labels: y, bias: bb,
                                                           classWeights: ones}, attrs)[0]) as tf.Scalar)([e, c, zeros]);
@@ -294,7 +289,7 @@ export function describeLinearCrossEntropyContract(constraints: Constraints = AL
         const v = (1 << 24) + 1;
         const inputs = {embeddings: tf.zeros([1, 0]), classifier: tf.zeros([v, 0]), labels: tf.tensor1d([0], 'int32')};
         const before = tf.memory().numTensors;
-        expect(() => runKernelOrComposite(SluiceLinearCrossEntropy, inputs, kernelAttrs()))
+        expect(() => runKernelOrComposite(SluiceLinearCrossEntropy, inputs, lceKernelAttrs()))
             .toThrowError(/linearCrossEntropy: classifier must be of shape \[V, D\] with V <= 16777216 \(2\^24\) on the composite path.*, got shape \[16777217,0\]/);
         expect(tf.memory().numTensors).withContext('tensors left behind').toBe(before);
         tf.dispose(Object.values(inputs));
@@ -487,7 +482,7 @@ export function describeLinearCrossEntropyContract(constraints: Constraints = AL
         labels: tf.tensor1d(ref.labels as number[], 'int32'), bias: tf.tensor1d(bias), classWeights: tf.ones([v]),
       };
       for (const computeEntropy of [false, true]) {
-        const out = runKernelOrComposite(SluiceLinearCrossEntropy, inputs, kernelAttrs({softcap: 5, computeEntropy}));
+        const out = runKernelOrComposite(SluiceLinearCrossEntropy, inputs, lceKernelAttrs({softcap: 5, computeEntropy}));
         expect(out.length).toBeGreaterThanOrEqual(4);
         expect(out.slice(0, 4).map(t => t.shape)).toEqual([[n], [n], [n], computeEntropy ? [n] : [0]]);
         expect(out[2].dtype).toBe('int32');
@@ -508,7 +503,7 @@ export function describeLinearCrossEntropyContract(constraints: Constraints = AL
       const ref: LceRefInput = {...build(k).ref, labels, labelSmoothing: 0.1, maxSup: 0.1};
       const fwd = lceReferenceForward(ref);
       const y = tf.tensor1d(labels, 'int32');
-      const attrs = kernelAttrs({labelSmoothing: 0.1, maxSup: 0.1});
+      const attrs = lceKernelAttrs({labelSmoothing: 0.1, maxSup: 0.1});
       const upstream = tf.tensor1d([1, 1, 1, 1, 1]);
       const lossesOf = (ee: tf.Tensor) =>
           runKernelOrComposite(SluiceLinearCrossEntropy, {embeddings: ee, classifier: c, labels: y, bias: b,
