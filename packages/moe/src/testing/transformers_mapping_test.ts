@@ -225,7 +225,11 @@ export function describeTransformersMapping() {
         await expectAsync(exportTransformersWeights(layer, 'glm4_moe')).toBeResolved();
         const qwen = mixtureOfExperts({numExperts: E, units: D, hiddenUnits: H, activation: 'swiglu', topK: 2,
                                        balance: {biasUpdateRate: 0.1}});
-        tf.dispose(qwen.apply(tf.randomNormal([16, D]), {training: true}) as tf.Tensor);
+        // 16 copies of one token all pick the same 2 of the 4 experts, so the loads are unbalanced for sure (random
+        // tokens can land on exactly 8 per expert, and then the bias does not move and there is nothing to refuse).
+        const tokens = tf.tidy(() => tf.tile(tf.randomNormal([1, D]), [16, 1]));
+        tf.dispose(qwen.apply(tokens, {training: true}) as tf.Tensor);
+        tokens.dispose();
         qwen.endStep();  // the aux-loss-free bias moves once per optimizer step
         await expectAsync(exportTransformersWeights(qwen, 'qwen3_moe'))
             .toBeRejectedWithError(/selection_bias must be all zero for target 'qwen3_moe'.*got -?[\d.]+ at expert \d/);
