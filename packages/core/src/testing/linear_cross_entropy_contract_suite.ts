@@ -20,10 +20,10 @@ import {lceReferenceBackward, lceReferenceForward, lceReferenceMeanDivisor, lceR
 import {TORCH_LCE_FIXTURE} from '../reference/torch_lce_fixture';
 
 import {backendTolerance, expectClose} from './expect_close';
-import {lceKernelAttrs} from './linear_cross_entropy_kernel_checks';
 import {describeKernelAndComposite} from './kernel_and_composite';
 import {build, Case, checkAgainstReference, confidentTokens, opOptions, perTokenExpected, perTokenUpstream, product,
         RefOptions} from './linear_cross_entropy_cases';
+import {lceKernelAttrs} from './linear_cross_entropy_kernel_checks';
 import {withoutStockGradients} from './no_stock_gradients';
 import {seededRandom, uniformArray} from './random';
 
